@@ -1,0 +1,1 @@
+"""The ``shadowlens`` command line. Data goes to stdout, messages to stderr."""

@@ -1,0 +1,68 @@
+"""What every command shares: the loaded config, the paths, and clean one-line errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from shadowlens.daemon.config import Config, ConfigError, load_config
+from shadowlens.daemon.paths import AppPaths, app_paths
+from shadowlens.daemon.store.db import IndexError_
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_CONFIG = 2
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None
+    verbose: int
+    _config: Config | None = None
+
+    @property
+    def paths(self) -> AppPaths:
+        return app_paths(self.config_path)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def index_path(self) -> Path:
+        return self.config.index_path(self.paths)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"shadowlens: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn the expected failures into one line on stderr and a documented exit status."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            fail(f"config error: {exc}", EXIT_CONFIG)
+        except IndexError_ as exc:
+            fail(f"index error: {exc}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def setup_logging(verbose: int) -> None:
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+
+pass_app = click.make_pass_decorator(AppContext)

@@ -1,0 +1,39 @@
+"""Entry point of the ``shadowlens`` command; each command lives in its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from shadowlens.daemon import __version__
+from shadowlens.daemon.cli.context import AppContext, setup_logging
+from shadowlens.daemon.cli.doctor import doctor
+from shadowlens.daemon.cli.photos import photos, show
+from shadowlens.daemon.cli.scan import scan
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="shadowlens")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="SHADOWLENS_CONFIG",
+    help="Config file (default: $XDG_CONFIG_HOME/shadowlens/config.toml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """shadowlens: see what marketers can learn from your photos. Nothing leaves this machine."""
+    setup_logging(verbose)
+    ctx.obj = AppContext(config_path=config_path, verbose=verbose)
+
+
+cli.add_command(scan)
+cli.add_command(photos)
+cli.add_command(show)
+cli.add_command(doctor)
+
+
+def main() -> None:
+    cli(prog_name="shadowlens")

@@ -1,0 +1,81 @@
+"""``shadowlens scan PATH...``"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.pipeline import AnalysisResult
+from shadowlens.daemon.scan import Scanner, ScanSummary
+from shadowlens.daemon.store.writer import Store
+
+MAX_LISTED_PROBLEMS = 10
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--retry-errors", is_flag=True, help="Analyse files that failed before even if unchanged.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: config, else one per core)."
+)
+@pass_app
+@handle_errors
+def scan(
+    app: AppContext, paths: tuple[Path, ...], as_json: bool, retry_errors: bool, workers: int | None
+) -> None:
+    """Index photos under PATH... (default: the configured folders), recursively."""
+    roots = list(paths) or list(app.config.library.folders)
+    missing = [p for p in roots if not p.exists()]
+    if missing:
+        hint = "" if paths else " (set [library] folders in the config, or give a PATH)"
+        fail(f"no such file or folder: {missing[0]}{hint}", 2)
+    store = Store.open(app.index_path)
+    try:
+        scanner = Scanner(app.config, store, app.index_path)
+        summary = _run(scanner, roots, retry_errors, workers)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2))
+    _print_summary(summary)
+
+
+def _run(scanner: Scanner, roots: list[Path], retry_errors: bool, workers: int | None) -> ScanSummary:
+    if not sys.stderr.isatty():
+        return scanner.scan(roots, retry_errors=retry_errors, workers=workers)
+    bars: list[Any] = []
+
+    def on_plan(total: int) -> None:
+        bar = click.progressbar(length=total, label="Analysing", file=sys.stderr, show_pos=True)
+        bars.append(bar.__enter__())
+
+    def progress(_result: AnalysisResult) -> None:
+        bars[0].update(1)
+
+    try:
+        return scanner.scan(
+            roots, retry_errors=retry_errors, workers=workers, progress=progress, on_plan=on_plan
+        )
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+
+
+def _print_summary(summary: ScanSummary) -> None:
+    click.echo(
+        f"Scanned {summary.found} photos in {summary.seconds:.1f} s: {summary.indexed} indexed, "
+        f"{summary.unchanged} unchanged, {summary.moved} moved or copied (matched by content), "
+        f"{summary.deleted} removed from the index, {summary.errors} errors, {summary.skipped} skipped.",
+        err=True,
+    )
+    if summary.problems:
+        click.echo("Problems in this scan (all errors: shadowlens photos --status error):", err=True)
+        for problem in summary.problems[:MAX_LISTED_PROBLEMS]:
+            click.echo(f"  {problem['path']}: {problem['error']}", err=True)
+        if len(summary.problems) > MAX_LISTED_PROBLEMS:
+            click.echo(f"  ... and {len(summary.problems) - MAX_LISTED_PROBLEMS} more", err=True)

@@ -1,0 +1,119 @@
+"""Typed configuration: every default lives here or in a detector's own ``Settings`` class.
+
+The file is TOML. Each detector's settings sit under ``[detectors.<name>]`` and are
+validated by that detector's settings model, so a third-party detector gets the same
+checking as a built-in one.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from shadowlens.daemon.paths import AppPaths, app_paths, pictures_dir
+
+
+class ConfigError(Exception):
+    """A problem in the user's config, phrased as ``file: key: problem``."""
+
+    def __init__(self, file: Path | str, key: str, problem: str) -> None:
+        self.file, self.key, self.problem = str(file), key, problem
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {problem}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class LibrarySettings(_Section):
+    folders: list[Path] = Field(default_factory=lambda: [pictures_dir()])
+    # Matched against the path relative to a watched folder and against the file name.
+    exclude: list[str] = Field(
+        default_factory=lambda: [
+            "*/.thumbnails/*",
+            "*/@eaDir/*",
+            "*/.trash*",
+            "*/.Trash-*",
+            "*/.stversions/*",
+        ]
+    )
+    # Symlinks are followed only when their target stays inside a scanned folder.
+    follow_symlinks: bool = True
+
+    @field_validator("folders", mode="after")
+    @classmethod
+    def _expand(cls, folders: list[Path]) -> list[Path]:
+        return [Path(os.path.expandvars(str(f))).expanduser() for f in folders]
+
+
+class DecodeSettings(_Section):
+    # A 200 MP phone photo (Galaxy S24 Ultra) must pass; a 4-gigapixel GIF header must not.
+    max_megapixels: float = Field(default=250.0, gt=0)
+
+
+class ScanSettings(_Section):
+    workers: int = Field(default=0, ge=0, description="0 means one worker per core")
+    batch_size: int = Field(default=8, ge=1, le=256)
+
+    def effective_workers(self) -> int:
+        return self.workers or (os.cpu_count() or 1)
+
+
+class IndexSettings(_Section):
+    path: Path | None = None
+
+
+class Config(_Section):
+    library: LibrarySettings = Field(default_factory=LibrarySettings)
+    decode: DecodeSettings = Field(default_factory=DecodeSettings)
+    scan: ScanSettings = Field(default_factory=ScanSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    # Not part of the file: where it was read from, for error messages.
+    source: str = Field(default="<defaults>", exclude=True)
+
+    def index_path(self, paths: AppPaths) -> Path:
+        return self.index.path.expanduser() if self.index.path else paths.index_file
+
+
+def _describe(error: Any) -> tuple[str, str]:
+    key = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "extra_forbidden":
+        return key, "unknown setting"
+    return key, str(error["msg"])
+
+
+def parse_config(data: dict[str, Any], source: str) -> Config:
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        key, problem = _describe(exc.errors()[0])
+        raise ConfigError(source, key, problem) from None
+    config.source = source
+    return config
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read ``path`` (or the user's config file if it exists); defaults otherwise."""
+    explicit = path is not None
+    file = path or app_paths().config_file
+    if not file.exists():
+        if explicit:
+            raise ConfigError(file, "", "file not found")
+        return parse_config({}, "<defaults>")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(file, "", f"invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(file, "", f"cannot read: {exc}") from None
+    return parse_config(data, str(file))
+
+
+def default_config_text() -> str:
+    return (Path(__file__).with_name("default_config.toml")).read_text(encoding="utf-8")

@@ -1,0 +1,174 @@
+"""The analysis pipeline: hash -> (known? link) -> decode -> detectors, assembled in one place.
+
+It is pure with respect to the index: it reads whether a content hash is already analysed
+and returns results; the store's single writer persists them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shadowlens.daemon.config import Config
+from shadowlens.daemon.decode import DecodedPhoto, DecodeError, open_photo, sha256_file
+from shadowlens.daemon.detectors.base import Detector, PhotoContext
+from shadowlens.daemon.findings import Finding
+
+KnownLookup = Callable[[str], str | None]
+"""Maps a sha256 to the analysis signature stored for it, or None when it is new."""
+
+
+@dataclass(frozen=True)
+class FileStat:
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileStat:
+        st = os.stat(path)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+
+
+@dataclass
+class DetectorRun:
+    detector: str
+    version: str
+    findings: list[Finding] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class AnalysisResult:
+    """What happened to one file. ``linked`` means its content was already analysed."""
+
+    path: str
+    stat: FileStat | None = None
+    sha256: str | None = None
+    linked: bool = False
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    error: str | None = None
+    file_error: str | None = None
+    runs: list[DetectorRun] = field(default_factory=list)
+    signature: str = ""
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for run in self.runs for f in run.findings]
+
+
+def analysis_signature(detectors: Sequence[Detector]) -> str:
+    """Changes whenever a detector is added, removed or upgraded, so photos get re-analysed."""
+    return ",".join(f"{d.name}@{d.version}" for d in sorted(detectors, key=lambda d: d.name))
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
+
+class Pipeline:
+    def __init__(
+        self, config: Config, detectors: Sequence[Detector], known: KnownLookup | None = None
+    ) -> None:
+        self.config = config
+        self.detectors = list(detectors)
+        self.known = known or (lambda _sha: None)
+        self.signature = analysis_signature(self.detectors)
+        pixel_needs = [d.needs.pixels for d in self.detectors if d.needs.pixels]
+        full = any(d.needs.full_resolution for d in self.detectors)
+        self.want_side: int | None = None if full else (max(pixel_needs) if pixel_needs else None)
+
+    def analyse(self, paths: Sequence[Path | str], *, force: bool = False) -> list[AnalysisResult]:
+        results = [self._hash(Path(p), force) for p in paths]
+        todo = [r for r in results if r.sha256 and not r.linked and not r.file_error]
+        contexts: list[tuple[AnalysisResult, PhotoContext]] = []
+        for result in todo:
+            context = self._decode(result)
+            if context is not None:
+                contexts.append((result, context))
+        self._detect(contexts)
+        for _, context in contexts:
+            context.decoded.release()
+        return results
+
+    def _hash(self, path: Path, force: bool) -> AnalysisResult:
+        result = AnalysisResult(path=str(path), signature=self.signature)
+        try:
+            before = FileStat.of(path)
+            digest = sha256_file(path)
+            after = FileStat.of(path)
+        except FileNotFoundError:
+            result.file_error = "vanished before it could be read"
+            return result
+        except PermissionError:
+            result.file_error = "permission denied"
+            return result
+        except OSError as exc:
+            result.file_error = f"cannot read: {_one_line(exc)}"
+            return result
+        if before != after:
+            result.file_error = "changed while being read (still being written?)"
+            return result
+        result.stat, result.sha256 = after, digest
+        result.linked = not force and self.known(digest) == self.signature
+        return result
+
+    def _decode(self, result: AnalysisResult) -> PhotoContext | None:
+        try:
+            decoded = open_photo(
+                Path(result.path), want_side=self.want_side, max_megapixels=self.config.decode.max_megapixels
+            )
+        except DecodeError as exc:
+            result.error = str(exc)
+            return None
+        except FileNotFoundError:
+            result.file_error = "vanished before it could be decoded"
+            return None
+        result.format, result.width, result.height = decoded.format, decoded.width, decoded.height
+        result.error = decoded.error
+        return PhotoContext(path=Path(result.path), decoded=decoded)
+
+    def _detect(self, items: list[tuple[AnalysisResult, PhotoContext]]) -> None:
+        for detector in self.detectors:
+            runnable = [
+                (r, c) for r, c in items if detector.needs.pixels is None or c.decoded.image is not None
+            ]
+            if not runnable:
+                continue
+            started = time.perf_counter()
+            try:
+                batch = detector.detect_batch([c for _, c in runnable])
+                per_photo = (time.perf_counter() - started) / len(runnable)
+                outcomes: list[tuple[list[Finding], str | None, float]] = [
+                    (f, None, per_photo) for f in batch
+                ]
+            except Exception:
+                outcomes = [self._detect_one(detector, c) for _, c in runnable]
+            for (result, context), (findings, error, seconds) in zip(runnable, outcomes, strict=True):
+                context.findings.extend(findings)
+                result.runs.append(DetectorRun(detector.name, detector.version, findings, error, seconds))
+
+    @staticmethod
+    def _detect_one(detector: Detector, context: PhotoContext) -> tuple[list[Finding], str | None, float]:
+        """Run one photo alone, so a failure is charged to that photo and detector only."""
+        started = time.perf_counter()
+        try:
+            findings = detector.detect(context)
+            return findings, None, time.perf_counter() - started
+        except Exception as exc:
+            return [], f"{type(exc).__name__}: {_one_line(exc)}", time.perf_counter() - started
+
+    def close(self) -> None:
+        for detector in self.detectors:
+            detector.close()
+
+
+def decoded_context(decoded: DecodedPhoto) -> PhotoContext:
+    return PhotoContext(path=decoded.path, decoded=decoded)

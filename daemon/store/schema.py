@@ -1,0 +1,151 @@
+"""The index schema (SQLAlchemy 2 typed ORM). Alembic migrations in ``migrations/`` mirror it.
+
+A *photo* is one distinct content (by sha256); a *file* is a path that holds it. A moved,
+renamed or copied file points at the same photo, so its analysis is never repeated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[float]: JSON}
+
+
+class Photo(Base):
+    __tablename__ = "photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int]
+    format: Mapped[str | None] = mapped_column(String(16))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None]
+    signature: Mapped[str]
+    # Denormalised from findings so that lists of 100,000 photos sort and filter fast.
+    taken_at: Mapped[str | None] = mapped_column(index=True)
+    taken_utc: Mapped[str | None]
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    city: Mapped[str | None]
+    admin: Mapped[str | None]
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    device_make: Mapped[str | None]
+    device_model: Mapped[str | None]
+    exposure: Mapped[int | None] = mapped_column(index=True)
+    analysed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    files: Mapped[list[File]] = relationship(back_populates="photo")
+    findings: Mapped[list[FindingRow]] = relationship(
+        back_populates="photo", cascade="all, delete-orphan", passive_deletes=True
+    )
+    runs: Mapped[list[DetectorRunRow]] = relationship(cascade="all, delete-orphan", passive_deletes=True)
+
+
+class File(Base):
+    __tablename__ = "files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(unique=True)
+    photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"), index=True)
+    size: Mapped[int | None]
+    mtime_ns: Mapped[int | None]
+    inode: Mapped[int | None]
+    device: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    error: Mapped[str | None]
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    photo: Mapped[Photo | None] = relationship(back_populates="files")
+
+
+class FindingRow(Base):
+    __tablename__ = "findings"
+    __table_args__ = (Index(None, "kind", "label"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str]
+    confidence: Mapped[float]
+    bbox: Mapped[list[float] | None]
+    attrs: Mapped[dict[str, Any]]
+    detector: Mapped[str] = mapped_column(String(64))
+    detector_version: Mapped[str] = mapped_column(String(32))
+
+    photo: Mapped[Photo] = relationship(back_populates="findings")
+
+
+class Face(Base):
+    """A face's identity embedding. Embeddings of different engines are never compared."""
+
+    __tablename__ = "faces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
+    engine: Mapped[str] = mapped_column(String(64))
+    dim: Mapped[int]
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    person_id: Mapped[int | None] = mapped_column(index=True)
+
+
+class DetectorRunRow(Base):
+    """One detector's run on one photo: its version, time and error, if it failed."""
+
+    __tablename__ = "detector_runs"
+
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
+    detector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float]
+    error: Mapped[str | None]
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScanError(Base):
+    """A problem not tied to one photo's content: an unreadable folder, a symlink loop."""
+
+    __tablename__ = "scan_errors"
+    __table_args__ = (UniqueConstraint("path", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str]
+    stage: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A unit of work for the daemon's durable queue."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

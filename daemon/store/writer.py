@@ -1,0 +1,192 @@
+"""The single write path to the index. Everything that changes the index goes through Store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+from shadowlens.daemon.findings import DeviceFinding, Finding, GpsFinding, PlaceFinding, TimeFinding, first_of
+from shadowlens.daemon.pipeline import AnalysisResult, FileStat
+from shadowlens.daemon.store.db import open_index
+from shadowlens.daemon.store.schema import DetectorRunRow, File, FindingRow, Photo, ScanError, utcnow
+from sqlalchemy import CursorResult, Engine, delete, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+INDEXED, ERROR, PENDING = "indexed", "error", "pending"
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    path: str
+    stat: FileStat
+    status: str
+    signature: str | None
+
+
+class Store:
+    """Owns the writer engine. Each public method is one short transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        return cls(open_index(path))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- reads the writer itself needs -------------------------------------------------
+
+    def known_files(self, roots: Iterable[Path]) -> dict[str, KnownFile]:
+        """Stored files under ``roots``, for the stat comparison of a rescan."""
+        prefixes = [str(root).rstrip(os.sep) + os.sep for root in roots]
+        query = select(
+            File.path, File.size, File.mtime_ns, File.inode, File.device, File.status, Photo.signature
+        ).outerjoin(Photo, File.photo_id == Photo.id)
+        known: dict[str, KnownFile] = {}
+        with self._sessions() as session:
+            for row in session.execute(query):
+                if not any(row.path.startswith(prefix) for prefix in prefixes):
+                    continue
+                stat = FileStat(row.size or -1, row.mtime_ns or -1, row.inode or -1, row.device or -1)
+                known[row.path] = KnownFile(row.path, stat, row.status, row.signature)
+        return known
+
+    def signature_for(self, sha256: str) -> str | None:
+        with self._sessions() as session:
+            return session.scalar(select(Photo.signature).where(Photo.sha256 == sha256))
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def mark_pending(self, paths: Iterable[str]) -> None:
+        """Record discovered files before any work starts, so none is forgotten after a crash."""
+        paths = list(paths)
+        with self.transaction() as session:
+            existing: set[str] = set()
+            for chunk in _chunks(paths, 500):
+                existing.update(session.scalars(select(File.path).where(File.path.in_(chunk))))
+            for path in paths:
+                if path in existing:
+                    session.execute(update(File).where(File.path == path).values(status=PENDING, error=None))
+                else:
+                    session.add(File(path=path, status=PENDING))
+
+    def save(self, result: AnalysisResult, session: Session | None = None) -> None:
+        """Persist one analysis result (and nothing else) in one transaction."""
+        if session is None:
+            with self.transaction() as own:
+                self._save(own, result)
+        else:
+            self._save(session, result)
+
+    def _save(self, session: Session, result: AnalysisResult) -> None:
+        file = session.scalar(select(File).where(File.path == result.path))
+        if file is None:
+            file = File(path=result.path, status=PENDING)
+            session.add(file)
+        if result.file_error:
+            file.status, file.error = ERROR, result.file_error
+            return
+        assert result.sha256 is not None and result.stat is not None
+        photo = session.scalar(select(Photo).where(Photo.sha256 == result.sha256))
+        if not result.linked or photo is None:
+            photo = self._store_analysis(session, photo, result)
+        file.photo = photo
+        file.size, file.mtime_ns = result.stat.size, result.stat.mtime_ns
+        file.inode, file.device = result.stat.inode, result.stat.device
+        file.status, file.error = photo.status, photo.error
+
+    def _store_analysis(self, session: Session, photo: Photo | None, result: AnalysisResult) -> Photo:
+        assert result.sha256 is not None and result.stat is not None
+        if photo is None:
+            photo = Photo(sha256=result.sha256, size=result.stat.size, status=PENDING, signature="")
+            session.add(photo)
+        else:
+            session.execute(delete(FindingRow).where(FindingRow.photo_id == photo.id))
+            session.execute(delete(DetectorRunRow).where(DetectorRunRow.photo_id == photo.id))
+        photo.format, photo.width, photo.height = result.format, result.width, result.height
+        photo.status = ERROR if result.error else INDEXED
+        photo.error, photo.signature, photo.analysed_at = result.error, result.signature, utcnow()
+        _denormalise(photo, result.findings)
+        for run in result.runs:
+            photo.runs.append(
+                DetectorRunRow(
+                    detector=run.detector, version=run.version, seconds=run.seconds, error=run.error
+                )
+            )
+            for finding in run.findings:
+                photo.findings.append(_finding_row(finding, run.detector, run.version))
+        return photo
+
+    def remove_files(self, paths: Iterable[str]) -> int:
+        """Forget deleted files, then any photo no file points at any more."""
+        paths = list(paths)
+        with self.transaction() as session:
+            removed = 0
+            for chunk in _chunks(paths, 500):
+                outcome = cast(CursorResult[Any], session.execute(delete(File).where(File.path.in_(chunk))))
+                removed += outcome.rowcount or 0
+            orphans = select(Photo.id).outerjoin(File, File.photo_id == Photo.id).where(File.id.is_(None))
+            session.execute(delete(Photo).where(Photo.id.in_(orphans)))
+        return removed
+
+    def record_scan_error(self, path: str, stage: str, message: str) -> None:
+        with self.transaction() as session:
+            existing = session.scalar(
+                select(ScanError).where(ScanError.path == path, ScanError.stage == stage)
+            )
+            if existing:
+                existing.message, existing.at = message, utcnow()
+            else:
+                session.add(ScanError(path=path, stage=stage, message=message))
+
+    def clear_scan_errors(self, roots: Iterable[Path]) -> None:
+        with self.transaction() as session:
+            for root in roots:
+                prefix = str(root).rstrip(os.sep)
+                session.execute(
+                    delete(ScanError).where(
+                        (ScanError.path == prefix) | ScanError.path.startswith(prefix + os.sep)
+                    )
+                )
+
+
+def _finding_row(finding: Finding, detector: str, version: str) -> FindingRow:
+    return FindingRow(
+        kind=finding.kind,
+        label=finding.label,
+        confidence=float(finding.confidence),
+        bbox=[round(float(v), 2) for v in finding.bbox] if finding.bbox else None,
+        attrs=finding.attrs(),
+        detector=detector,
+        detector_version=version,
+    )
+
+
+def _denormalise(photo: Photo, findings: list[Finding]) -> None:
+    gps, time = first_of(findings, GpsFinding), first_of(findings, TimeFinding)
+    device, place = first_of(findings, DeviceFinding), first_of(findings, PlaceFinding)
+    photo.lat, photo.lon = (gps.lat, gps.lon) if gps else (None, None)
+    photo.taken_at = time.label if time else None
+    photo.taken_utc = time.utc if time else None
+    photo.device_make = device.make if device else None
+    photo.device_model = device.model if device else None
+    photo.city = place.city if place else None
+    photo.admin = place.admin if place else None
+    photo.country_code = place.country_code if place else None
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,107 @@
+"""Running the pipeline on many files: in this process, or in a pool of worker processes.
+
+Workers only read the index (to skip content that is already analysed); results come back
+to the caller, whose Store is the one writer. A file that crashes a worker (a decoder bug on
+a hostile file) is isolated and reported as that file's error; the others go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from shadowlens.daemon.config import Config
+from shadowlens.daemon.pipeline import AnalysisResult, KnownLookup, Pipeline
+from shadowlens.daemon.registry import build_detectors
+
+_pipeline: Pipeline | None = None
+CRASH_MESSAGE = "crashed the decoder (the worker process died); the file is probably malformed"
+
+
+def build_pipeline(config: Config, known: KnownLookup | None) -> Pipeline:
+    return Pipeline(config, build_detectors(config), known)
+
+
+def _init_worker(config: Config, index_path: str | None) -> None:
+    global _pipeline
+    known: KnownLookup | None = None
+    if index_path:
+        from shadowlens.daemon.store.queries import Reader
+
+        reader = Reader.open(Path(index_path))
+        known = reader.signature_for
+    _pipeline = build_pipeline(config, known)
+
+
+def _work(paths: list[str], force: bool) -> list[AnalysisResult]:
+    assert _pipeline is not None, "worker not initialised"
+    return _pipeline.analyse(paths, force=force)
+
+
+def _batches(paths: Sequence[str], size: int) -> list[list[str]]:
+    return [list(paths[i : i + size]) for i in range(0, len(paths), size)]
+
+
+def analyse_paths(
+    paths: Sequence[str],
+    config: Config,
+    *,
+    known: KnownLookup | None,
+    index_path: Path | None,
+    workers: int,
+    force: bool = False,
+) -> Iterator[AnalysisResult]:
+    """Yield a result for every path, in completion order."""
+    batch_size = config.scan.batch_size
+    batches = _batches(paths, batch_size)
+    workers = max(1, min(workers, len(batches)))
+    if workers == 1:
+        pipeline = build_pipeline(config, known)
+        try:
+            for batch in batches:
+                yield from pipeline.analyse(batch, force=force)
+        finally:
+            pipeline.close()
+        return
+    yield from _pooled(batches, config, str(index_path) if index_path else None, workers, force)
+
+
+def _pooled(
+    batches: list[list[str]], config: Config, index_path: str | None, workers: int, force: bool
+) -> Iterator[AnalysisResult]:
+    pending = list(reversed(batches))
+    suspects: list[str] = []  # paths whose batch was in flight when a worker died
+    while pending or suspects:
+        if suspects:
+            # Re-run each suspect alone so that only the culprit is blamed.
+            pending = [[p] for p in reversed(suspects)] + pending
+            suspects = []
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path)
+        ) as pool:
+            in_flight: dict[Future[list[AnalysisResult]], list[str]] = {}
+            broken = False
+            while (pending or in_flight) and not broken:
+                # Back-pressure: never more than two batches per worker in flight.
+                while pending and len(in_flight) < workers * 2:
+                    batch = pending.pop()
+                    in_flight[pool.submit(_work, batch, force)] = batch
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = in_flight.pop(future)
+                    try:
+                        yield from future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        if len(batch) == 1:
+                            yield AnalysisResult(path=batch[0], file_error=CRASH_MESSAGE)
+                        else:
+                            suspects.extend(batch)
+            if broken:
+                for batch in in_flight.values():
+                    suspects.extend(batch) if len(batch) > 1 else pending.append(batch)
+                in_flight.clear()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the shadowlens index; applied automatically when the index opens."""
