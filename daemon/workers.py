@@ -103,5 +103,8 @@ def _pooled(
                             suspects.extend(batch)
             if broken:
                 for batch in in_flight.values():
-                    suspects.extend(batch) if len(batch) > 1 else pending.append(batch)
+                    if len(batch) > 1:
+                        suspects.extend(batch)
+                    else:
+                        pending.append(batch)
                 in_flight.clear()
