@@ -75,36 +75,50 @@ def _pooled(
     pending = list(reversed(batches))
     suspects: list[str] = []  # paths whose batch was in flight when a worker died
     while pending or suspects:
-        if suspects:
-            # Re-run each suspect alone so that only the culprit is blamed.
-            pending = [[p] for p in reversed(suspects)] + pending
-            suspects = []
+        # After a crash, suspects run one at a time, alone, so only the culprit is blamed.
+        isolate = bool(suspects)
+        queue = [[p] for p in reversed(suspects)] if isolate else pending
+        suspects = []
+        limit = 1 if isolate else workers * 2
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path)
+            1 if isolate else workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(config, index_path),
         ) as pool:
             in_flight: dict[Future[list[AnalysisResult]], list[str]] = {}
             broken = False
-            while (pending or in_flight) and not broken:
-                # Back-pressure: never more than two batches per worker in flight.
-                while pending and len(in_flight) < workers * 2:
-                    batch = pending.pop()
-                    in_flight[pool.submit(_work, batch, force)] = batch
+            while (queue or in_flight) and not broken:
+                # Back-pressure: a bounded number of batches in flight, whatever the queue length.
+                while queue and len(in_flight) < limit and not broken:
+                    batch = queue.pop()
+                    try:
+                        in_flight[pool.submit(_work, batch, force)] = batch
+                    except BrokenProcessPool:
+                        queue.append(batch)
+                        broken = True
+                if not in_flight:
+                    break
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     batch = in_flight.pop(future)
                     try:
-                        yield from future.result()
+                        results = future.result()
                     except BrokenProcessPool:
                         broken = True
-                        if len(batch) == 1:
+                        if isolate:
                             yield AnalysisResult(path=batch[0], file_error=CRASH_MESSAGE)
                         else:
                             suspects.extend(batch)
-            if broken:
-                for batch in in_flight.values():
-                    if len(batch) > 1:
-                        suspects.extend(batch)
-                    else:
-                        pending.append(batch)
-                in_flight.clear()
+                        continue
+                    except Exception as exc:  # a bug, not the file: report it and go on
+                        message = f"internal error during analysis: {type(exc).__name__}: {exc}"
+                        yield from (AnalysisResult(path=p, file_error=message[:300]) for p in batch)
+                        continue
+                    yield from results
+            for batch in in_flight.values():
+                suspects.extend(batch)
+            if isolate:
+                # Whatever was not reached yet keeps its place for the next round.
+                suspects.extend(p for batch in reversed(queue) for p in batch)

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 from shadowlens.daemon.config import Config, ConfigError, load_config
 from shadowlens.daemon.paths import AppPaths, app_paths
+from shadowlens.daemon.registry import detector_settings, discover
 from shadowlens.daemon.store.db import IndexError_
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -32,7 +33,10 @@ class AppContext:
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            config = load_config(self.config_path)
+            # Check every detector's section now, before anything touches the index.
+            detector_settings(config, discover())
+            self._config = config
         return self._config
 
     @property

@@ -59,7 +59,8 @@ class Store:
             for row in session.execute(query):
                 if not any(row.path.startswith(prefix) for prefix in prefixes):
                     continue
-                stat = FileStat(row.size or -1, row.mtime_ns or -1, row.inode or -1, row.device or -1)
+                values = (row.size, row.mtime_ns, row.inode, row.device)
+                stat = FileStat(*(-1 if v is None else v for v in values))
                 known[row.path] = KnownFile(row.path, stat, row.status, row.signature)
         return known
 

@@ -1,0 +1,82 @@
+"""House rules that a reviewer would otherwise have to remember."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def test_the_engine_never_imports_the_ui() -> None:
+    code = (
+        "import sys, shadowlens.daemon.cli.main, shadowlens.daemon.scan, shadowlens.daemon.workers;"
+        "from shadowlens.daemon.registry import build_detectors;"
+        "from shadowlens.daemon.config import Config; build_detectors(Config());"
+        "bad = sorted(m for m in sys.modules if m.startswith(('shadowlens.tui', 'textual')));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"the engine imported UI modules: {proc.stdout}{proc.stderr}"
+
+
+def test_no_top_level_daemon_or_tui_package_is_installed(tmp_path: Path) -> None:
+    # Run from an unrelated folder: the repo root on sys.path would hide what is really installed.
+    code = (
+        "import importlib.util, json, shadowlens.daemon, shadowlens.migrations, shadowlens.models, shadowlens.tui;"
+        "print(json.dumps({n: getattr(importlib.util.find_spec(n), 'origin', None) "
+        "for n in ('daemon', 'tui', 'models', 'migrations')}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    origins = json.loads(proc.stdout)
+    leaked = {name: origin for name, origin in origins.items() if origin and origin.startswith(str(REPO))}
+    assert leaked == {}, f"installed as top-level packages: {leaked}"
+
+
+WRITERS = {Path("daemon/store/writer.py"), Path("daemon/store/db.py")}
+_SQL_WRITE = re.compile(
+    r"^\s*(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO)\b", re.IGNORECASE
+)
+
+
+def test_only_the_store_writer_module_writes() -> None:
+    """One write path: SQL writes and ORM unit-of-work calls live in daemon/store/writer.py."""
+    offenders = []
+    for path in sorted((REPO / "daemon").rglob("*.py")):
+        relative = path.relative_to(REPO)
+        if relative in WRITERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                offenders += [
+                    f"{relative}: imports {a.name}"
+                    for a in node.names
+                    if a.name in {"insert", "update", "delete"}
+                ]
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and _SQL_WRITE.match(node.value)
+            ):
+                offenders.append(f"{relative}: SQL write {node.value[:30]!r}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr in {"commit", "add", "add_all", "merge", "flush"}
+                and isinstance(node.value, ast.Name)
+                and "session" in node.value.id
+            ):
+                offenders.append(f"{relative}: session.{node.attr}")
+    assert offenders == []
+
+
+def test_built_in_detectors_register_through_entry_points() -> None:
+    from importlib.metadata import entry_points
+
+    names = {ep.name for ep in entry_points(group="shadowlens.detectors")}
+    assert {"metadata", "place"} <= names

@@ -1,0 +1,136 @@
+"""Third-party detectors through the same entry points as the built-in ones, and failure isolation.
+
+The plugin is a real installed distribution (a dist-info folder with entry_points.txt on
+PYTHONPATH), loaded by the real `shadowlens` process; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Env, small_jpeg
+
+PLUGIN = '''
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import ClassVar
+
+from pydantic import Field
+
+from shadowlens.daemon.detectors.base import Detector, DetectorSettings, Needs, PhotoContext
+from shadowlens.daemon.findings import Finding
+
+
+@dataclass(frozen=True, kw_only=True)
+class RednessFinding(Finding):
+    kind: ClassVar[str] = "redness"
+    mean_red: float
+
+
+class RednessSettings(DetectorSettings):
+    threshold: float = Field(default=128.0, ge=0, le=255)
+
+
+class RednessDetector(Detector):
+    """Reports photos whose mean red is above a threshold; fails on request, for the tests."""
+
+    name = "redness"
+    version = "1"
+    needs = Needs(pixels=64)
+    Settings: ClassVar[type[DetectorSettings]] = RednessSettings
+
+    def detect(self, photo: PhotoContext) -> list[Finding]:
+        if "raise" in photo.path.name:
+            raise RuntimeError("this photo makes the plugin fail")
+        if "crash" in photo.path.name:
+            os._exit(77)  # what a segfault in a native decoder looks like to the pool
+        image = photo.pixels(self.needs.pixels)
+        red = sum(image.getpixel((x, y))[0] for x in range(image.width) for y in range(image.height))
+        mean = red / (image.width * image.height)
+        assert isinstance(self.settings, RednessSettings)
+        if mean < self.settings.threshold:
+            return []
+        return [RednessFinding(label="red", confidence=mean / 255, bbox=(0, 0, photo.decoded.width,
+                photo.decoded.height), mean_red=round(mean, 1))]
+'''
+
+
+@pytest.fixture
+def plugin_path(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    (site / "redness_plugin.py").parent.mkdir(parents=True)
+    (site / "redness_plugin.py").write_text(PLUGIN)
+    dist = site / "shadowlens_redness-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shadowlens-redness\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        textwrap.dedent("""
+        [shadowlens.detectors]
+        redness = redness_plugin:RednessDetector
+        """)
+    )
+    return site
+
+
+def test_a_third_party_detector_plugs_in_with_its_own_settings(
+    env: Env, tmp_path: Path, plugin_path: Path
+) -> None:
+    root = tmp_path / "photos"
+    small_jpeg(root / "red.jpg", color=(250, 10, 10))
+    small_jpeg(root / "blue.jpg", color=(10, 10, 250))
+    extra = {"PYTHONPATH": str(plugin_path)}
+    env.run("scan", str(root), extra_env=extra)
+    photos = {Path(p["path"]).name: p for p in env.json("photos", extra_env=extra)}
+    (finding,) = [f for f in photos["red.jpg"]["findings"] if f["kind"] == "redness"]
+    assert finding["bbox"] == [0, 0, 64, 48] and finding["attrs"]["mean_red"] > 200
+    assert finding["detector"] == "redness"
+    assert not [f for f in photos["blue.jpg"]["findings"] if f["kind"] == "redness"]
+    doctor = env.json("doctor", extra_env=extra)
+    assert {d["name"] for d in doctor["detectors"]} == {"metadata", "place", "redness"}
+    env.write_config("[detectors.redness]\nthreshold = 999\n")
+    bad = env.run("scan", str(root), check=False, extra_env=extra)
+    assert bad.returncode == 2 and "detectors.redness.threshold" in bad.stderr
+
+
+def test_a_detector_that_raises_is_an_error_for_that_photo_and_detector_only(
+    env: Env, tmp_path: Path, plugin_path: Path
+) -> None:
+    root = tmp_path / "photos"
+    small_jpeg(root / "raise.jpg", color=(250, 10, 10))
+    small_jpeg(root / "fine.jpg", color=(250, 20, 10))
+    extra = {"PYTHONPATH": str(plugin_path)}
+    summary = env.json("scan", str(root), extra_env=extra)
+    assert summary["indexed"] == 2
+    assert any("detector redness" in p["error"] for p in summary["problems"])
+    photos = {Path(p["path"]).name: p for p in env.json("photos", extra_env=extra)}
+    assert photos["raise.jpg"]["status"] == "indexed"
+    assert photos["raise.jpg"]["detector_errors"] == [
+        {"detector": "redness", "error": "RuntimeError: this photo makes the plugin fail"}
+    ]
+    assert [f["kind"] for f in photos["fine.jpg"]["findings"]] == ["redness"]
+
+
+@pytest.mark.slow
+def test_a_photo_that_kills_its_worker_process_is_isolated(
+    env: Env, tmp_path: Path, plugin_path: Path
+) -> None:
+    root = tmp_path / "photos"
+    for i in range(7):
+        small_jpeg(root / f"ok-{i}.jpg", color=(250, 30 * i, 10))
+    small_jpeg(root / "crash.jpg", color=(250, 99, 10))
+    env.write_config("[scan]\nbatch_size = 2\n")
+    extra = {"PYTHONPATH": str(plugin_path)}
+    summary = env.json("scan", "--workers", "2", str(root), extra_env=extra)
+    assert summary["indexed"] == 7, summary
+    assert summary["problems"] == [
+        {"path": str(root / "crash.jpg"), "error": summary["problems"][0]["error"]}
+    ]
+    assert "worker process died" in summary["problems"][0]["error"]
+    photos = {Path(p["path"]).name: p for p in env.json("photos", extra_env=extra)}
+    assert photos["crash.jpg"]["status"] == "error"
+    assert all(photos[f"ok-{i}.jpg"]["status"] == "indexed" for i in range(7))
