@@ -115,3 +115,13 @@ def test_doctor_reports_paths_schema_and_inotify(env: Env) -> None:
     assert report["index"]["counts"]["indexed"] == 1
     assert "max_user_watches" in report["inotify"]
     assert "index.sqlite3" in env.run("doctor").stdout
+
+
+def test_problems_are_logged_to_a_private_file_in_the_state_dir(env: Env, tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    small_jpeg(root / "fine.jpg")
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not the rest of a jpeg")
+    env.run("scan", str(root))
+    log = env.root / "state" / "shadowlens" / "log" / "shadowlens.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert f"{root / 'broken.jpg'}: " in log.read_text()

@@ -7,12 +7,13 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 from shadowlens.daemon.config import Config, ConfigError, load_config
-from shadowlens.daemon.paths import AppPaths, app_paths
+from shadowlens.daemon.paths import AppPaths, app_paths, ensure_private_dir, ensure_private_file
 from shadowlens.daemon.registry import detector_settings, discover
 from shadowlens.daemon.store.db import IndexError_
 
@@ -65,8 +66,33 @@ def handle_errors(func: F) -> F:
 
 
 def setup_logging(verbose: int) -> None:
+    """Messages on stderr (journald reads them under systemd) and a private log in the state dir."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(min(level, logging.INFO))
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    try:
+        log_dir = ensure_private_dir(app_paths().log_dir)
+        log_file = ensure_private_file(log_dir / "shadowlens.log")
+        handler = RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        console.handle(
+            logging.makeLogRecord(
+                {
+                    "msg": f"cannot write the log file: {exc}",
+                    "levelno": 30,
+                    "levelname": "WARNING",
+                    "name": "shadowlens",
+                }
+            )
+        )
+        return
+    handler.setLevel(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
 
 
 pass_app = click.make_pass_decorator(AppContext)
