@@ -188,8 +188,12 @@ def _verify_extra_frames(image: Image.Image) -> None:
     image.seek(0)
 
 
+# Metadata blocks detectors read; depth maps and HEIF thumbnails are left behind to save memory.
+_KEPT_INFO = frozenset({"exif", "xmp", "XML:com.adobe.xmp", "icc_profile", "dpi", "original_orientation"})
+
+
 def open_photo(path: Path, *, want_side: int | None, max_megapixels: float) -> DecodedPhoto:
-    """Open, check and decode a photo.
+    """Open, check and decode a photo, at most ``want_side`` pixels on its long side (None: full size).
 
     Raises DecodeError when the file is not an image at all. When the header and metadata
     are readable but the pixels are not, returns a photo with ``error`` set, so metadata
@@ -218,7 +222,7 @@ def open_photo(path: Path, *, want_side: int | None, max_megapixels: float) -> D
             width=width,
             height=height,
             exif=exif,
-            info={str(k): v for k, v in image.info.items()},
+            info={str(k): v for k, v in image.info.items() if k in _KEPT_INFO},
         )
         if exif_problem:
             photo.info["shadowlens.exif_problem"] = exif_problem
@@ -226,16 +230,16 @@ def open_photo(path: Path, *, want_side: int | None, max_megapixels: float) -> D
         try:
             check_size(width, height, max_megapixels)
             _verify_extra_frames(image)
-            side = max(want_side or VERIFY_SIDE, 1)
-            if image.format in ("JPEG", "MPO"):
-                scale = max(image.size) / side
+            if want_side and image.format in ("JPEG", "MPO") and max(image.size) > want_side:
+                scale = max(image.size) / want_side
                 image.draft("RGB", (int(image.size[0] / scale), int(image.size[1] / scale)))
             image.load()
-            upright = image.convert("RGB") if image.mode != "RGB" else image.copy()
+            if want_side and max(image.size) > want_side:
+                # Shrink before any copy: a 200 MP HEIC must not exist twice in memory.
+                image.thumbnail((want_side, want_side), Image.Resampling.BILINEAR)
+            upright = image.convert("RGB")
             if orientation in _TRANSPOSE:
                 upright = upright.transpose(_TRANSPOSE[orientation])
-            if want_side and max(upright.size) > want_side:
-                upright.thumbnail((want_side, want_side), Image.Resampling.BILINEAR)
             photo.image = upright
         except DecodeError as exc:
             photo.error = str(exc)

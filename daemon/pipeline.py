@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import DecodedPhoto, DecodeError, open_photo, sha256_file
+from shadowlens.daemon.decode import VERIFY_SIDE, DecodeError, open_photo, sha256_file
 from shadowlens.daemon.detectors.base import Detector, PhotoContext
 from shadowlens.daemon.findings import Finding
 
@@ -83,7 +83,9 @@ class Pipeline:
         self.signature = analysis_signature(self.detectors)
         pixel_needs = [d.needs.pixels for d in self.detectors if d.needs.pixels]
         full = any(d.needs.full_resolution for d in self.detectors)
-        self.want_side: int | None = None if full else (max(pixel_needs) if pixel_needs else None)
+        # None asks for full resolution; with no pixel detector we still decode, small, to prove
+        # the file is whole.
+        self.want_side: int | None = None if full else max(pixel_needs, default=VERIFY_SIDE)
 
     def analyse(self, paths: Sequence[Path | str], *, force: bool = False) -> list[AnalysisResult]:
         results = [self._hash(Path(p), force) for p in paths]
@@ -168,7 +170,3 @@ class Pipeline:
     def close(self) -> None:
         for detector in self.detectors:
             detector.close()
-
-
-def decoded_context(decoded: DecodedPhoto) -> PhotoContext:
-    return PhotoContext(path=decoded.path, decoded=decoded)

@@ -36,6 +36,28 @@ def _init_worker(config: Config, index_path: str | None) -> None:
     _pipeline = build_pipeline(config, known)
 
 
+class WorkerStartError(RuntimeError):
+    """The worker processes cannot start at all: a setup problem, not a problem with any photo."""
+
+
+def _ping() -> bool:
+    return _pipeline is not None
+
+
+def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessPoolExecutor:
+    """A pool whose workers are proven to start, so a later crash can be blamed on a file."""
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path)
+    )
+    try:
+        pool.submit(_ping).result()
+    except BrokenProcessPool:
+        pool.shutdown(cancel_futures=True)
+        raise WorkerStartError("worker processes could not start; see the error printed above") from None
+    return pool
+
+
 def _work(paths: list[str], force: bool) -> list[AnalysisResult]:
     assert _pipeline is not None, "worker not initialised"
     return _pipeline.analyse(paths, force=force)

@@ -16,6 +16,7 @@ from shadowlens.daemon.config import Config, ConfigError, load_config
 from shadowlens.daemon.paths import AppPaths, app_paths, ensure_private_dir, ensure_private_file
 from shadowlens.daemon.registry import detector_settings, discover
 from shadowlens.daemon.store.db import IndexError_
+from shadowlens.daemon.workers import WorkerStartError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CONFIG = 2
@@ -61,6 +62,8 @@ def handle_errors(func: F) -> F:
             fail(f"config error: {exc}", EXIT_CONFIG)
         except IndexError_ as exc:
             fail(f"index error: {exc}")
+        except WorkerStartError as exc:
+            fail(str(exc))
 
     return wrapper  # type: ignore[return-value]
 

@@ -1,0 +1,184 @@
+"""The benchmark registry and the helpers every row module shares.
+
+A row module is any ``bench/rows_*.py``; ``bench/run.py`` imports each one, which registers its
+rows through the ``@row`` decorator. A row is a function ``(ctx: Context) -> Measurement | float``.
+Rows that share expensive work (one set of scans feeding a throughput row and a memory row) cache
+it with ``ctx.memo`` rather than module globals, so ``--only`` still runs the work on demand.
+
+Row modules should import shadowlens inside their row functions: ``run.py`` points the XDG
+variables at a scratch directory before any row runs, and an import-time side effect must never
+see the user's real config or index.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from corpus import Corpus
+
+T = TypeVar("T")
+XDG_VARS = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+
+
+@dataclass
+class Measurement:
+    """A row's result. ``check_failed`` says the measured run did not do what the row assumes,
+    so the number is kept for inspection but the run exits non-zero."""
+
+    value: float | None
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+    check_failed: str | None = None
+
+
+class Skip(Exception):
+    """Raised by a row that cannot run on this machine (no corpus, no model); not a failure."""
+
+
+RowFunc = Callable[["Context"], "Measurement | float"]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    unit: str
+    func: RowFunc
+    needs_corpus: bool
+    module: str
+
+
+REGISTRY: list[Row] = []
+
+
+def row(name: str, *, unit: str, needs_corpus: bool = False) -> Callable[[RowFunc], RowFunc]:
+    """Register a benchmark row. Names are dotted (``area.what.metric``) so ``--only`` can pick
+    a whole area by prefix; they must be unique because results are compared across runs by name."""
+
+    def register(func: RowFunc) -> RowFunc:
+        if any(r.name == name for r in REGISTRY):
+            raise ValueError(f"benchmark row {name!r} is registered twice")
+        REGISTRY.append(Row(name, unit, func, needs_corpus, func.__module__))
+        return func
+
+    return register
+
+
+@dataclass
+class Context:
+    """What a row may use: the run's options, a scratch area, the corpus and a shared cache."""
+
+    quick: bool
+    repo: Path
+    scratch: Path
+    corpus: Corpus | None
+    _memo: dict[str, Any] = field(default_factory=dict)
+    _dirs: int = 0
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return cast(T, self._memo[key])
+
+    def tempdir(self, label: str) -> Path:
+        """A fresh, empty directory under the run's scratch area (removed when the run ends)."""
+        self._dirs += 1
+        path = self.scratch / f"{self._dirs:03d}-{label}"
+        path.mkdir(parents=True)
+        return path
+
+    def need_corpus(self) -> Corpus:
+        if self.corpus is None:
+            raise Skip("the shared corpus is missing")
+        return self.corpus
+
+    def shadowlens_cli(self) -> list[str]:
+        """The installed console script beside the interpreter running the benchmarks."""
+        script = Path(sys.executable).with_name("shadowlens")
+        if not script.exists():
+            raise Skip(f"{script} not found: run the benchmarks with the venv's python (make bench)")
+        return [str(script)]
+
+
+def xdg_env(base: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """An environment whose XDG dirs all live under ``base``, so a child never touches the
+    user's config, index or model cache."""
+    env = dict(os.environ)
+    for var in XDG_VARS:
+        path = base / var.removeprefix("XDG_").removesuffix("_HOME").lower()
+        path.mkdir(parents=True, exist_ok=True)
+        env[var] = str(path)
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class ChildRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    wall_seconds: float
+    # Peak RSS of the child or of any process it waited for (pool workers), whichever was largest.
+    max_rss_mb: float
+
+
+def _rss_mb(ru_maxrss: int) -> float:
+    # Linux reports KiB, macOS bytes.
+    return ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru_maxrss / 1024
+
+
+def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 600.0) -> ChildRun:
+    """Run a command and measure it alone.
+
+    ``getrusage(RUSAGE_CHILDREN)`` would fold in every child the harness ever reaped, so an
+    earlier, bigger process would mask this one; ``wait4`` gives this child's own usage.
+    """
+    # Files, not pipes: a chatty child cannot fill a pipe and stall while we poll wait4.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        try:
+            status, rusage = _wait4(proc, started + timeout)
+        except TimeoutError:
+            proc.kill()
+            proc.wait()
+            raise
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return ChildRun(
+            returncode=proc.returncode,
+            stdout=out.read().decode("utf-8", errors="replace"),
+            stderr=err.read().decode("utf-8", errors="replace"),
+            wall_seconds=wall,
+            max_rss_mb=_rss_mb(rusage.ru_maxrss),
+        )
+
+
+def _wait4(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int, Any]:
+    # Poll with WNOHANG so a hung child cannot hang the whole benchmark run.
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            return status, rusage
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{proc.args!r} did not finish in time")
+        time.sleep(0.01)
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(list(values)))
+
+
+def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
+    """Every sample, for the notes: a median hides a noisy machine, the samples show it."""
+    return "[" + ", ".join(fmt.format(v) for v in values) + "]"
