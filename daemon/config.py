@@ -29,8 +29,21 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+class FolderSettings(_Section):
+    """One watched folder. In the file, a plain string is a folder with default settings."""
+
+    path: Path
+    # Watch by polling instead of inotify; None decides from the mount (network and FUSE poll).
+    poll: bool | None = None
+
+    @field_validator("path", mode="after")
+    @classmethod
+    def _expand(cls, path: Path) -> Path:
+        return Path(os.path.expandvars(str(path))).expanduser()
+
+
 class LibrarySettings(_Section):
-    folders: list[Path] = Field(default_factory=lambda: [pictures_dir()])
+    folders: list[FolderSettings] = Field(default_factory=lambda: [FolderSettings(path=pictures_dir())])
     # Matched against the path relative to a watched folder and against the file name.
     exclude: list[str] = Field(
         default_factory=lambda: [
@@ -44,10 +57,16 @@ class LibrarySettings(_Section):
     # Symlinks are followed only when their target stays inside a scanned folder.
     follow_symlinks: bool = True
 
-    @field_validator("folders", mode="after")
+    @field_validator("folders", mode="before")
     @classmethod
-    def _expand(cls, folders: list[Path]) -> list[Path]:
-        return [Path(os.path.expandvars(str(f))).expanduser() for f in folders]
+    def _plain_paths(cls, folders: Any) -> Any:
+        if isinstance(folders, list):
+            return [{"path": f} if isinstance(f, (str, Path)) else f for f in folders]
+        return folders
+
+    @property
+    def paths(self) -> list[Path]:
+        return [folder.path for folder in self.folders]
 
 
 class DecodeSettings(_Section):
@@ -63,6 +82,19 @@ class ScanSettings(_Section):
         return self.workers or (os.cpu_count() or 1)
 
 
+class WatchSettings(_Section):
+    # A file that neither closes nor moves counts as complete once unchanged for this long.
+    settle_seconds: float = Field(default=2.0, gt=0)
+    # Full walks that catch anything the watcher missed (inotify overflow, a sleeping laptop).
+    reconcile_minutes: float = Field(default=60.0, gt=0)
+    poll_interval_seconds: float = Field(default=10.0, gt=0)
+    # A job that fails this many times is parked with its error.
+    max_attempts: int = Field(default=3, ge=1)
+    pause_on_battery: bool = False
+    # How long in-flight photos may take to finish on SIGTERM before they are put back in the queue.
+    stop_timeout_seconds: float = Field(default=7.0, gt=0, le=60)
+
+
 class IndexSettings(_Section):
     path: Path | None = None
 
@@ -71,6 +103,7 @@ class Config(_Section):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 

@@ -49,9 +49,20 @@ def pictures_dir() -> Path:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create a directory readable by its owner only: the index is itself a profile of the user."""
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    if path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
+    """Create a directory, and any missing parents, readable by their owner only.
+
+    Only directories created here, or shadowlens's own (named ``shadowlens``), are made 0700:
+    an existing folder of the user's, say /tmp or ~/Documents, is never re-moded.
+    """
+    missing: list[Path] = []
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+        os.chmod(directory, PRIVATE_DIR_MODE)
+    if path.name == APP and path.stat().st_mode & 0o777 != PRIVATE_DIR_MODE:
         os.chmod(path, PRIVATE_DIR_MODE)
     return path
 

@@ -21,7 +21,7 @@ def test_xdg_variables_decide_every_location(env: Env) -> None:
     assert paths.state_dir == env.root / "state" / "shadowlens"
     assert paths.cache_dir == env.root / "cache" / "shadowlens"
     assert pictures_dir() == env.root / "Pictures"
-    assert Config().library.folders == [env.root / "Pictures"]
+    assert Config().library.paths == [env.root / "Pictures"]
 
 
 def test_the_shipped_default_config_parses_to_the_defaults() -> None:

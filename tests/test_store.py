@@ -154,3 +154,17 @@ def test_deleting_the_last_file_forgets_the_photo_and_its_findings(tmp_path: Pat
     store.remove_files(["/photos/copy-of-a.jpg"])
     assert reader.counts() == {"files": 0, "indexed": 0, "error": 0, "pending": 0, "photos": 0, "findings": 0}
     store.close()
+
+
+def test_an_existing_shared_folder_is_never_remoded(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    engine = open_index(shared / "index.sqlite3")
+    engine.dispose()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert _mode(shared / "index.sqlite3") == 0o600
+    mine = tmp_path / "shadowlens"
+    mine.mkdir(mode=0o755)
+    open_index(mine / "index.sqlite3").dispose()
+    assert _mode(mine) == 0o700, "shadowlens's own folder is made private even if it existed"

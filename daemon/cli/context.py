@@ -78,8 +78,9 @@ def setup_logging(verbose: int) -> None:
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(console)
     try:
-        log_dir = ensure_private_dir(app_paths().log_dir)
-        log_file = ensure_private_file(log_dir / "shadowlens.log")
+        paths = app_paths()
+        ensure_private_dir(paths.state_dir)
+        log_file = ensure_private_file(paths.log_dir / "shadowlens.log")
         handler = RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
     except OSError as exc:
         console.handle(

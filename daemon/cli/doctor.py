@@ -46,7 +46,7 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
             "data": str(paths.data_dir),
             "state": str(paths.state_dir),
             "cache": str(paths.cache_dir),
-            "folders": [str(f) for f in config.library.folders],
+            "folders": [str(f) for f in config.library.paths],
         },
         "index": {
             "path": str(index),
@@ -56,7 +56,7 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
             "schema_head": head_revision(),
         },
     }
-    for folder in config.library.folders:
+    for folder in config.library.paths:
         if not folder.exists():
             warnings.append(f"folder {folder} does not exist")
     if index.exists():

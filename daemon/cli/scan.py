@@ -30,7 +30,7 @@ def scan(
     app: AppContext, paths: tuple[Path, ...], as_json: bool, retry_errors: bool, workers: int | None
 ) -> None:
     """Index photos under PATH... (default: the configured folders), recursively."""
-    roots = list(paths) or list(app.config.library.folders)
+    roots = list(paths) or list(app.config.library.paths)
     missing = [p for p in roots if _missing(p)]
     if missing:
         hint = "" if paths else " (set [library] folders in the config, or give a PATH)"

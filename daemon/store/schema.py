@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -138,14 +138,36 @@ class ScanError(Base):
 
 
 class Job(Base):
-    """A unit of work for the daemon's durable queue."""
+    """A unit of work of the durable queue: one file to analyse.
+
+    At most one queued job per path (a partial unique index); a file that changes while its
+    job runs gets a new queued job beside the running one. Done jobs are kept for a while as
+    the record of what was analysed, and when.
+    """
 
     __tablename__ = "jobs"
+    __table_args__ = (
+        Index("uq_jobs_queued_path", "path", unique=True, sqlite_where=text("state = 'queued'")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None]
+    worker: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class DaemonState(Base):
+    """Small shared facts between the daemon and its clients: pause flag, heartbeat, rate."""
+
+    __tablename__ = "daemon_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
