@@ -13,7 +13,6 @@ import pytest
 
 from tests.conftest import SHADOWLENS, Env, corpus_or_skip, small_jpeg
 
-
 DROP_ROOT = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
