@@ -88,6 +88,8 @@ class WatchSettings(_Section):
     # Full walks that catch anything the watcher missed (inotify overflow, a sleeping laptop).
     reconcile_minutes: float = Field(default=60.0, gt=0)
     poll_interval_seconds: float = Field(default=10.0, gt=0)
+    # A deleted photo's analysis is kept this long, in case the file reappears (a split move).
+    forget_after_seconds: float = Field(default=120.0, ge=0)
     # A job that fails this many times is parked with its error.
     max_attempts: int = Field(default=3, ge=1)
     pause_on_battery: bool = False

@@ -23,6 +23,8 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=True,
             compare_type=True,
+            # SQLite can roll DDL back: a failed upgrade leaves the index as it was.
+            transactional_ddl=True,
         )
         with context.begin_transaction():
             context.run_migrations()

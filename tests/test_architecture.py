@@ -39,7 +39,7 @@ def test_no_top_level_daemon_or_tui_package_is_installed(tmp_path: Path) -> None
     assert leaked == {}, f"installed as top-level packages: {leaked}"
 
 
-WRITERS = {Path("daemon/store/writer.py"), Path("daemon/store/db.py")}
+WRITERS = {Path("daemon/store/writer.py"), Path("daemon/store/queue.py"), Path("daemon/store/db.py")}
 _SQL_WRITE = re.compile(
     r"^\s*(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO)\b", re.IGNORECASE
 )

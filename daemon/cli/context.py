@@ -77,6 +77,9 @@ def setup_logging(verbose: int) -> None:
     console.setLevel(level)
     console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(console)
+    # Libraries' routine chatter is noise in the journal; their warnings still come through.
+    for name in ("alembic", "apscheduler", "watchdog"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     try:
         paths = app_paths()
         ensure_private_dir(paths.state_dir)

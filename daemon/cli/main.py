@@ -10,6 +10,8 @@ from shadowlens.daemon.cli.context import AppContext, setup_logging
 from shadowlens.daemon.cli.doctor import doctor
 from shadowlens.daemon.cli.photos import photos, show
 from shadowlens.daemon.cli.scan import scan
+from shadowlens.daemon.cli.service import service
+from shadowlens.daemon.cli.watch import pause, resume, status, watch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +35,8 @@ cli.add_command(scan)
 cli.add_command(photos)
 cli.add_command(show)
 cli.add_command(doctor)
+for command in (watch, status, pause, resume, service):
+    cli.add_command(command)
 
 
 def main() -> None:

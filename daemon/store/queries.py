@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from shadowlens.daemon.store.db import make_engine
-from shadowlens.daemon.store.schema import DetectorRunRow, File, FindingRow, Photo, ScanError
+from shadowlens.daemon.store.schema import DetectorRunRow, File, FindingRow, Job, Photo, ScanError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -68,6 +68,11 @@ class Reader:
                 "photos": int(session.scalar(select(func.count()).select_from(Photo)) or 0),
                 "findings": int(session.scalar(select(func.count()).select_from(FindingRow)) or 0),
             }
+
+    def job_counts(self) -> dict[str, int]:
+        with Session(self.engine) as session:
+            rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
+            return {str(state): int(n) for state, n in rows}
 
     def scan_errors(self) -> list[dict[str, Any]]:
         with Session(self.engine) as session:

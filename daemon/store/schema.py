@@ -54,6 +54,9 @@ class Photo(Base):
     device_model: Mapped[str | None]
     exposure: Mapped[int | None] = mapped_column(index=True)
     analysed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set when the last file of this content disappears; the analysis is kept for a short grace
+    # period so that a delete-then-create pair (a move the watcher saw in halves) is not re-analysed.
+    orphaned_at: Mapped[datetime | None]
 
     files: Mapped[list[File]] = relationship(back_populates="photo")
     findings: Mapped[list[FindingRow]] = relationship(

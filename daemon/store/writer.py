@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -57,11 +58,8 @@ class Store:
         known: dict[str, KnownFile] = {}
         with self._sessions() as session:
             for row in session.execute(query):
-                if not any(row.path.startswith(prefix) for prefix in prefixes):
-                    continue
-                values = (row.size, row.mtime_ns, row.inode, row.device)
-                stat = FileStat(*(-1 if v is None else v for v in values))
-                known[row.path] = KnownFile(row.path, stat, row.status, row.signature)
+                if any(row.path.startswith(prefix) for prefix in prefixes):
+                    known[row.path] = _known(row)
         return known
 
     def signature_for(self, sha256: str) -> str | None:
@@ -104,6 +102,7 @@ class Store:
         if not result.linked or photo is None:
             photo = self._store_analysis(session, photo, result)
         file.photo = photo
+        photo.orphaned_at = None
         file.size, file.mtime_ns = result.stat.size, result.stat.mtime_ns
         file.inode, file.device = result.stat.inode, result.stat.device
         file.status, file.error = photo.status, photo.error
@@ -130,17 +129,57 @@ class Store:
                 photo.findings.append(_finding_row(finding, run.detector, run.version))
         return photo
 
-    def remove_files(self, paths: Iterable[str]) -> int:
-        """Forget deleted files, then any photo no file points at any more."""
-        paths = list(paths)
+    def remove_files(self, paths: Iterable[str], keep_content: bool = False) -> int:
+        """Forget deleted files. Photos no file points at any more go too, unless ``keep_content``
+        (then they are marked orphaned and ``forget_orphans`` removes them after a grace period)."""
         with self.transaction() as session:
-            removed = 0
-            for chunk in _chunks(paths, 500):
-                outcome = cast(CursorResult[Any], session.execute(delete(File).where(File.path.in_(chunk))))
-                removed += outcome.rowcount or 0
-            orphans = select(Photo.id).outerjoin(File, File.photo_id == Photo.id).where(File.id.is_(None))
-            session.execute(delete(Photo).where(Photo.id.in_(orphans)))
-        return removed
+            return remove_files(session, list(paths), keep_content)
+
+    def remove_tree(self, folder: str, keep_content: bool = False) -> int:
+        """Forget every file under a deleted folder."""
+        prefix = folder.rstrip(os.sep) + os.sep
+        with self.transaction() as session:
+            query = select(File.path).where(File.path.startswith(prefix, autoescape=True))
+            return remove_files(session, list(session.scalars(query)), keep_content)
+
+    def forget_orphans(self, older_than: timedelta) -> int:
+        cutoff = utcnow() - older_than
+        with self.transaction() as session:
+            outcome = session.execute(
+                delete(Photo).where(Photo.orphaned_at.is_not(None), Photo.orphaned_at <= cutoff)
+            )
+            return cast(CursorResult[Any], outcome).rowcount or 0
+
+    def move_file(self, source: str, target: str) -> bool:
+        """A rename inside the library: the file keeps its photo and analysis. False if unknown."""
+        with self.transaction() as session:
+            file = session.scalar(select(File).where(File.path == source))
+            if file is None:
+                return False
+            remove_files(session, [target])
+            file.path = target
+            return True
+
+    def move_tree(self, source: str, target: str) -> int:
+        """A folder renamed inside the library: every file under it keeps its analysis."""
+        src, dst = source.rstrip(os.sep) + os.sep, target.rstrip(os.sep) + os.sep
+        with self.transaction() as session:
+            files = list(session.scalars(select(File).where(File.path.startswith(src, autoescape=True))))
+            remove_files(session, [dst + f.path[len(src) :] for f in files])
+            for file in files:
+                file.path = dst + file.path[len(src) :]
+            return len(files)
+
+    def file_state(self, path: str) -> KnownFile | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(
+                    File.path, File.size, File.mtime_ns, File.inode, File.device, File.status, Photo.signature
+                )
+                .outerjoin(Photo, File.photo_id == Photo.id)
+                .where(File.path == path)
+            ).first()
+        return _known(row) if row else None
 
     def record_scan_error(self, path: str, stage: str, message: str) -> None:
         with self.transaction() as session:
@@ -161,6 +200,30 @@ class Store:
                         (ScanError.path == prefix) | ScanError.path.startswith(prefix + os.sep)
                     )
                 )
+
+
+def _known(row: Any) -> KnownFile:
+    values = (row.size, row.mtime_ns, row.inode, row.device)
+    return KnownFile(row.path, FileStat(*(-1 if v is None else v for v in values)), row.status, row.signature)
+
+
+def remove_files(session: Session, paths: list[str], keep_content: bool = False) -> int:
+    """Delete file rows, then every photo (with its findings) that no file points at any more."""
+    removed = 0
+    for chunk in _chunks(paths, 500):
+        outcome = cast(CursorResult[Any], session.execute(delete(File).where(File.path.in_(chunk))))
+        removed += outcome.rowcount or 0
+    if removed:
+        orphans = select(Photo.id).outerjoin(File, File.photo_id == Photo.id).where(File.id.is_(None))
+        if keep_content:
+            session.execute(
+                update(Photo)
+                .where(Photo.id.in_(orphans), Photo.orphaned_at.is_(None))
+                .values(orphaned_at=utcnow())
+            )
+        else:
+            session.execute(delete(Photo).where(Photo.id.in_(orphans)))
+    return removed
 
 
 def _finding_row(finding: Finding, detector: str, version: str) -> FindingRow:

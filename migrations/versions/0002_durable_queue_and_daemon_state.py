@@ -24,6 +24,9 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_daemon_state")),
     )
+    with op.batch_alter_table("photos", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("orphaned_at", sa.DateTime(), nullable=True))
+
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.add_column(sa.Column("reason", sa.String(length=16), server_default="new", nullable=False))
         batch_op.add_column(sa.Column("worker", sa.String(length=64), nullable=True))
@@ -41,5 +44,8 @@ def downgrade() -> None:
         batch_op.drop_column("claimed_at")
         batch_op.drop_column("worker")
         batch_op.drop_column("reason")
+
+    with op.batch_alter_table("photos", schema=None) as batch_op:
+        batch_op.drop_column("orphaned_at")
 
     op.drop_table("daemon_state")

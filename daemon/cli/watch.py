@@ -1,0 +1,123 @@
+"""``shadowlens watch``, ``status``, ``pause`` and ``resume``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.cli.scan import _missing
+from shadowlens.daemon.control import AlreadyRunning, DaemonLock, read_state, set_paused
+from shadowlens.daemon.store.queries import Reader
+from shadowlens.daemon.store.writer import Store
+from sqlalchemy.orm import Session
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Worker processes (default: config, else one per core)."
+)
+@pass_app
+@handle_errors
+def watch(app: AppContext, paths: tuple[Path, ...], workers: int | None) -> None:
+    """Watch PATH... (default: the configured folders) and analyse new photos as they arrive."""
+    from shadowlens.daemon.service import Daemon
+
+    folders = list(paths) or app.config.library.paths
+    missing = [p for p in folders if _missing(p)]
+    if missing:
+        hint = "" if paths else " (set [library] folders in the config, or give a PATH)"
+        fail(f"no such folder: {missing[0]}{hint}", 2)
+    try:
+        daemon = Daemon(app.config, app.index_path, app.paths.state_dir, folders, workers)
+        raise SystemExit(daemon.run())
+    except AlreadyRunning as exc:
+        fail(str(exc))
+
+
+def collect_status(app: AppContext) -> dict[str, Any]:
+    pid = DaemonLock(app.paths.state_dir).holder()
+    status: dict[str, Any] = {"running": pid is not None, "pid": pid, "index": str(app.index_path)}
+    if not app.index_path.exists():
+        return {**status, "indexed": 0, "errors": 0, "pending": 0, "queued": 0, "paused": False}
+    reader = Reader.open(app.index_path)
+    try:
+        counts = reader.counts()
+        with Session(reader.engine) as session:
+            beat = read_state(session, "heartbeat") or {}
+            paused = read_state(session, "paused") or {}
+        queue = reader.job_counts()
+    finally:
+        reader.close()
+    status.update(
+        indexed=counts["indexed"],
+        errors=counts["error"],
+        pending=counts["pending"],
+        queued=queue.get("queued", 0),
+        running_jobs=queue.get("running", 0),
+        parked=queue.get("parked", 0),
+        paused=bool(paused.get("paused")),
+        rate_per_minute=beat.get("rate_per_minute") if pid else None,
+        last_photo=beat.get("last_photo"),
+        heartbeat_at=beat.get("at"),
+        folders=beat.get("folders"),
+    )
+    return status
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON on stdout.")
+@pass_app
+@handle_errors
+def status(app: AppContext, as_json: bool) -> None:
+    """Is the daemon running, how long is its queue, how fast is it going."""
+    info = collect_status(app)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    state = f"running (pid {info['pid']})" if info["running"] else "not running"
+    click.echo(f"daemon     {state}{', paused' if info['paused'] else ''}")
+    click.echo(f"queue      {info['queued']} waiting, {info.get('running_jobs', 0)} in progress")
+    click.echo(f"index      {info['indexed']} indexed, {info['errors']} errors, {info['pending']} pending")
+    if info.get("rate_per_minute") is not None:
+        click.echo(f"rate       {info['rate_per_minute']:.0f} photos/min")
+    if info.get("last_photo"):
+        click.echo(f"last photo {info['last_photo']}")
+    if info.get("heartbeat_at") and info["running"]:
+        age = datetime.now(UTC) - datetime.fromisoformat(info["heartbeat_at"])
+        if age.total_seconds() > 30:
+            click.echo(
+                f"warning: no heartbeat for {age.total_seconds():.0f} s; the daemon may be stuck", err=True
+            )
+
+
+def _set_paused(app: AppContext, paused: bool) -> None:
+    store = Store.open(app.index_path)
+    try:
+        set_paused(store, paused)
+    finally:
+        store.close()
+    running = DaemonLock(app.paths.state_dir).holder() is not None
+    word = "paused" if paused else "resumed"
+    tail = "" if running else " (the daemon is not running; this applies when it starts)"
+    click.echo(f"shadowlens {word}{tail}", err=True)
+
+
+@click.command()
+@pass_app
+@handle_errors
+def pause(app: AppContext) -> None:
+    """Stop analysing new photos until `resume` (remembered across restarts)."""
+    _set_paused(app, True)
+
+
+@click.command()
+@pass_app
+@handle_errors
+def resume(app: AppContext) -> None:
+    """Analyse photos again after `pause`."""
+    _set_paused(app, False)
