@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,8 @@ class Scanner:
             if progress:
                 progress(result)
         self._forget_deleted(walked, known, summary)
+        # A one-off scan has no split moves to wait for: unreferenced analyses go now.
+        self.store.forget_orphans(timedelta(0))
         self._record_walk(roots, walked, summary)
         in_error = sum(1 for f in self.store.known_files(roots).values() if f.status == ERROR)
         summary.errors = in_error + len(walked.errors)

@@ -32,8 +32,8 @@ from watchdog.observers.polling import PollingObserver
 
 log = logging.getLogger(__name__)
 WATCH_LIMIT_HINT = (
-    "the inotify watch limit is exhausted; polling {folder} instead. To watch it efficiently, run: "
-    "sudo sysctl fs.inotify.max_user_watches=524288 (and add it to /etc/sysctl.d/ to keep it)"
+    "the inotify {what} limit is exhausted; polling {folder} instead. To watch it efficiently, run: "
+    "sudo sysctl fs.inotify.{sysctl}={value} (and add it to /etc/sysctl.d/ to keep it)"
 )
 
 
@@ -184,7 +184,15 @@ class FolderWatcher:
             except OSError as exc:
                 if exc.errno not in (errno.ENOSPC, errno.EMFILE):
                     raise
-                log.warning(WATCH_LIMIT_HINT.format(folder=folder))
+                if exc.errno == errno.ENOSPC:
+                    hint = WATCH_LIMIT_HINT.format(
+                        what="watch", folder=folder, sysctl="max_user_watches", value=524288
+                    )
+                else:
+                    hint = WATCH_LIMIT_HINT.format(
+                        what="instance", folder=folder, sysctl="max_user_instances", value=1024
+                    )
+                log.warning(hint)
         self._start(folder, PollingObserver(timeout=self.poll_interval))
         return "polling"
 

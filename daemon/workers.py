@@ -102,13 +102,7 @@ def _pooled(
         queue = [[p] for p in reversed(suspects)] if isolate else pending
         suspects = []
         limit = 1 if isolate else workers * 2
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            1 if isolate else workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(config, index_path),
-        ) as pool:
+        with start_pool(config, index_path, 1 if isolate else workers) as pool:
             in_flight: dict[Future[list[AnalysisResult]], list[str]] = {}
             broken = False
             while (queue or in_flight) and not broken:

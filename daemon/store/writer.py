@@ -101,8 +101,11 @@ class Store:
         photo = session.scalar(select(Photo).where(Photo.sha256 == result.sha256))
         if not result.linked or photo is None:
             photo = self._store_analysis(session, photo, result)
+        previous = file.photo_id
         file.photo = photo
         photo.orphaned_at = None
+        if previous is not None and previous != photo.id:
+            _mark_if_orphaned(session, previous)
         file.size, file.mtime_ns = result.stat.size, result.stat.mtime_ns
         file.inode, file.device = result.stat.inode, result.stat.device
         file.status, file.error = photo.status, photo.error
@@ -205,6 +208,13 @@ class Store:
 def _known(row: Any) -> KnownFile:
     values = (row.size, row.mtime_ns, row.inode, row.device)
     return KnownFile(row.path, FileStat(*(-1 if v is None else v for v in values)), row.status, row.signature)
+
+
+def _mark_if_orphaned(session: Session, photo_id: int) -> None:
+    """The file now holds other content; the old content's analysis waits for forget_orphans."""
+    session.flush()
+    if session.scalar(select(File.id).where(File.photo_id == photo_id).limit(1)) is None:
+        session.execute(update(Photo).where(Photo.id == photo_id).values(orphaned_at=utcnow()))
 
 
 def remove_files(session: Session, paths: list[str], keep_content: bool = False) -> int:
