@@ -16,9 +16,10 @@ $(VENV)/.installed-dev: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
-# Index the user's Pictures folder (or DIR=...).
+# Watch the user's Pictures folder (or DIR=...) in the foreground: index what is there, then
+# every photo that arrives. Ctrl-C stops it.
 run: $(VENV)/.installed
-	$(BIN)/shadowlens scan $(if $(DIR),"$(DIR)")
+	$(BIN)/shadowlens -v watch $(if $(DIR),"$(DIR)")
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest

@@ -15,6 +15,7 @@ from tests.conftest import REPO
 def test_the_engine_never_imports_the_ui() -> None:
     code = (
         "import sys, shadowlens.daemon.cli.main, shadowlens.daemon.scan, shadowlens.daemon.workers;"
+        "import shadowlens.daemon.service, shadowlens.daemon.watcher, shadowlens.daemon.dispatcher;"
         "from shadowlens.daemon.registry import build_detectors;"
         "from shadowlens.daemon.config import Config; build_detectors(Config());"
         "bad = sorted(m for m in sys.modules if m.startswith(('shadowlens.tui', 'textual')));"

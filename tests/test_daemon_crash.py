@@ -167,3 +167,74 @@ def test_service_install_dry_run_changes_nothing(env: Env) -> None:
     )
     assert not (env.root / "config" / "systemd").exists()
     assert "would run: systemctl --user disable --now" in env.run("service", "uninstall", "--dry-run").stderr
+
+
+CRASHER = """
+from __future__ import annotations
+
+import os
+
+from shadowlens.daemon.detectors.base import Detector, PhotoContext
+from shadowlens.daemon.findings import Finding
+
+
+class CrashDetector(Detector):
+    '''Kills its worker process on photos named crash-*, as a native decoder bug would.'''
+
+    name = "crasher"
+    version = "1"
+
+    def detect(self, photo: PhotoContext) -> list[Finding]:
+        if photo.path.name.startswith("crash-"):
+            os._exit(70)
+        return []
+"""
+
+
+def test_a_photo_that_keeps_killing_workers_is_parked_and_the_daemon_goes_on(
+    env: Env, tmp_path: Path, corpus_copy: Path
+) -> None:
+    folder = tmp_path / "Camera"
+    folder.mkdir()
+    site = install_plugin(tmp_path / "site", "crash_plugin", "crasher", "CrashDetector", CRASHER)
+    env.write_config("[watch]\nsettle_seconds = 0.5\nmax_attempts = 2\n[scan]\nworkers = 2\n")
+    daemon = WatchProcess(env, folder, extra_env={"PYTHONPATH": str(site)})
+    try:
+        daemon.wait_ready()
+        shutil.copy(corpus_copy / "pillow/hopper.jpg", folder / "crash-1.jpg")
+        for i, name in enumerate(
+            ["exif-samples/gps/DSCN0010.jpg", "pillow/flower2.jpg", "dlib-faces/dogs.jpg"]
+        ):
+            shutil.copy(corpus_copy / name, folder / f"fine-{i}.jpg")
+        wait_for(
+            lambda: (
+                query(env.index, "SELECT state FROM jobs WHERE path LIKE '%crash-1.jpg'") == [("parked",)]
+            ),
+            90,
+            "the crashing photo to be parked",
+            daemon,
+        )
+        wait_for(
+            lambda: query(env.index, "SELECT count(*) FROM files WHERE status = 'indexed'")[0][0] == 3,
+            60,
+            "the other photos",
+            daemon,
+        )
+        assert daemon.proc.poll() is None, "the daemon must keep running"
+        errors = env.json("photos", "--status", "error")
+        assert [Path(e["path"]).name for e in errors] == ["crash-1.jpg"]
+        assert "worker process died" in errors[0]["error"]
+        assert env.json("status")["parked"] == 1
+        # Later photos are still analysed.
+        shutil.copy(corpus_copy / "pillow/iptc.jpg", folder / "later.jpg")
+        wait_for(
+            lambda: (
+                query(env.index, "SELECT status FROM files WHERE path LIKE '%later.jpg'") == [("indexed",)]
+            ),
+            60,
+            "a photo after the crash",
+            daemon,
+        )
+        assert daemon.terminate()[0] == 0
+    finally:
+        daemon.stop()
