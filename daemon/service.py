@@ -58,6 +58,8 @@ class Daemon:
         self.signature = analysis_signature(build_detectors(config))
         self.dispatcher = Dispatcher(config, self.queue, index_path, self.workers, self._finished)
         self.stop_event = threading.Event()
+        # Set when work arrives, so an idle loop starts it at once rather than at its next tick.
+        self.wake = threading.Event()
         self.reconcile_event = threading.Event()
         self.done_times: deque[float] = deque(maxlen=200)
         self.last_photo: str | None = None
@@ -70,6 +72,7 @@ class Daemon:
         wanted = [p for p in paths if self._is_photo(p) and not self._unchanged(p)]
         if wanted:
             self.queue.enqueue(wanted, reason)
+            self.wake.set()
 
     def moved(self, source: str, target: str, is_dir: bool) -> None:
         if is_dir:
@@ -79,6 +82,7 @@ class Daemon:
         elif self.store.move_file(source, target):
             # Known content: the job only confirms the hash, it does not decode.
             self.queue.enqueue([target], "moved")
+            self.wake.set()
         else:
             self.settled([target], "new")
 
@@ -167,6 +171,7 @@ class Daemon:
     def request_stop(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received signal %d; stopping", signum)
         self.stop_event.set()
+        self.wake.set()
 
     def run(self) -> int:
         self.lock.acquire()
@@ -234,4 +239,5 @@ class Daemon:
             if due:
                 self.settled(due, "new")
             if self.dispatcher.pump(TICK, accept_new=not self.paused) == 0 and not self.dispatcher.busy:
-                self.stop_event.wait(TICK)
+                self.wake.wait(TICK)
+                self.wake.clear()

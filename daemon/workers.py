@@ -7,7 +7,11 @@ a hostile file) is isolated and reported as that file's error; the others go on.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -18,6 +22,7 @@ from shadowlens.daemon.pipeline import AnalysisResult, KnownLookup, Pipeline
 from shadowlens.daemon.registry import build_detectors
 
 _pipeline: Pipeline | None = None
+PR_SET_PDEATHSIG = 1
 CRASH_MESSAGE = "crashed the decoder (the worker process died); the file is probably malformed"
 
 
@@ -25,8 +30,18 @@ def build_pipeline(config: Config, known: KnownLookup | None) -> Pipeline:
     return Pipeline(config, build_detectors(config), known)
 
 
-def _init_worker(config: Config, index_path: str | None) -> None:
+def _die_with_parent(parent: int) -> None:
+    """A worker must not outlive a daemon killed with SIGKILL (or by the OOM killer)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the request above took effect
+        os._exit(1)
+
+
+def _init_worker(config: Config, index_path: str | None, parent: int) -> None:
     global _pipeline
+    _die_with_parent(parent)
     known: KnownLookup | None = None
     if index_path:
         from shadowlens.daemon.store.queries import Reader
@@ -48,7 +63,7 @@ def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessP
     """A pool whose workers are proven to start, so a later crash can be blamed on a file."""
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path)
+        workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path, os.getpid())
     )
     try:
         pool.submit(_ping).result()
