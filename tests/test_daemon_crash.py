@@ -262,3 +262,33 @@ def test_a_photo_that_keeps_killing_workers_is_parked_and_the_daemon_goes_on(
         assert daemon.terminate()[0] == 0
     finally:
         daemon.stop()
+
+
+def test_service_install_writes_the_unit_and_enables_it(env: Env, tmp_path: Path) -> None:
+    # Mocked: no user systemd manager runs on CI machines, so `systemctl` is a recording stand-in.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls.txt"
+    fake = bin_dir / "systemctl"
+    fake.write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n[ "$2" = "enable" ] && [ -n "$FAIL_ENABLE" ] && '
+        'echo "Failed to connect to bus: No medium found" >&2 && exit 1\nexit 0\n'
+    )
+    fake.chmod(0o755)
+    path = {"PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env.run("service", "install", extra_env=path)
+    unit = env.root / "config" / "systemd" / "user" / "shadowlens.service"
+    assert "ExecStart=" in unit.read_text() and f"XDG_DATA_HOME={env.root / 'data'}" in unit.read_text()
+    assert calls.read_text().splitlines() == [
+        "--user daemon-reload",
+        "--user enable --now shadowlens.service",
+    ]
+    assert (env.root / "data" / "shadowlens").is_dir(), "writable paths exist before systemd mounts them"
+    failed = env.run("service", "install", check=False, extra_env={**path, "FAIL_ENABLE": "1"})
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "shadowlens: systemctl --user enable --now shadowlens.service failed: "
+        "Failed to connect to bus: No medium found"
+    )
+    env.run("service", "uninstall", extra_env=path)
+    assert not unit.exists()
