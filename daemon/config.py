@@ -101,12 +101,25 @@ class IndexSettings(_Section):
     path: Path | None = None
 
 
+class ModelsSettings(_Section):
+    # A model unused this long is unloaded, so that the idle daemon stays small.
+    ttl_seconds: float = Field(default=300.0, gt=0)
+    # Extra folders searched (recursively, by file name) for model files before fetching them.
+    search_paths: list[Path] = Field(default_factory=list)
+
+    @field_validator("search_paths", mode="after")
+    @classmethod
+    def _expand(cls, paths: list[Path]) -> list[Path]:
+        return [Path(os.path.expandvars(str(p))).expanduser() for p in paths]
+
+
 class Config(_Section):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
     scan: ScanSettings = Field(default_factory=ScanSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Not part of the file: where it was read from, for error messages.

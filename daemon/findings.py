@@ -25,6 +25,10 @@ class Finding:
 
     _BASE_FIELDS: ClassVar[frozenset[str]] = frozenset({"label", "confidence", "bbox", "extra"})
 
+    def embedding_payload(self) -> tuple[str, int, bytes] | None:
+        """(embedder id, dimension, float32 bytes) for findings that carry an identity vector."""
+        return None
+
     def attrs(self) -> dict[str, Any]:
         values = {
             f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in self._BASE_FIELDS

@@ -41,6 +41,7 @@ class DetectorRun:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -144,18 +145,22 @@ class Pipeline:
             ]
             if not runnable:
                 continue
-            started = time.perf_counter()
-            try:
-                batch = detector.detect_batch([c for _, c in runnable])
-                per_photo = (time.perf_counter() - started) / len(runnable)
-                outcomes: list[tuple[list[Finding], str | None, float]] = [
-                    (f, None, per_photo) for f in batch
-                ]
-            except Exception:
+            outcomes: list[tuple[list[Finding], str | None, float]]
+            if type(detector).detect_batch is Detector.detect_batch:
                 outcomes = [self._detect_one(detector, c) for _, c in runnable]
+            else:
+                started = time.perf_counter()
+                try:
+                    batch = detector.detect_batch([c for _, c in runnable])
+                    per_photo = (time.perf_counter() - started) / len(runnable)
+                    outcomes = [(f, None, per_photo) for f in batch]
+                except Exception:
+                    outcomes = [self._detect_one(detector, c) for _, c in runnable]
             for (result, context), (findings, error, seconds) in zip(runnable, outcomes, strict=True):
                 context.findings.extend(findings)
-                result.runs.append(DetectorRun(detector.name, detector.version, findings, error, seconds))
+                run = DetectorRun(detector.name, detector.version, findings, error, seconds)
+                run.timings = detector.pop_timings(context)
+                result.runs.append(run)
 
     @staticmethod
     def _detect_one(detector: Detector, context: PhotoContext) -> tuple[list[Finding], str | None, float]:

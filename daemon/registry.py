@@ -80,6 +80,9 @@ def ordered(detectors: list[Detector]) -> list[Detector]:
 def build_detectors(config: Config) -> list[Detector]:
     available = discover()
     settings = detector_settings(config, available)
+    for name, info in available.items():
+        if info.cls is not None and settings[name].enabled:
+            info.cls.configure(config)
     active = [
         info.cls(settings[name])
         for name, info in available.items()

@@ -20,6 +20,7 @@ from pathlib import Path
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.pipeline import AnalysisResult, KnownLookup, Pipeline
 from shadowlens.daemon.registry import build_detectors
+from shadowlens.models.sessions import WORKERS_ENV
 
 _pipeline: Pipeline | None = None
 PR_SET_PDEATHSIG = 1
@@ -42,6 +43,10 @@ def _die_with_parent(parent: int) -> None:
 def _init_worker(config: Config, index_path: str | None, parent: int) -> None:
     global _pipeline
     _die_with_parent(parent)
+    from shadowlens.models.sessions import start_idle_reaper
+
+    # Models unload after their idle TTL, so an idle daemon's workers stay small.
+    start_idle_reaper()
     known: KnownLookup | None = None
     if index_path:
         from shadowlens.daemon.store.queries import Reader
@@ -61,15 +66,22 @@ def _ping() -> bool:
 
 def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessPoolExecutor:
     """A pool whose workers are proven to start, so a later crash can be blamed on a file."""
+    # Spawned workers inherit this and size their onnxruntime thread pools to share the cores.
+    os.environ[WORKERS_ENV] = str(workers)
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path, os.getpid())
-    )
+    try:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path, os.getpid())
+        )
+    except OSError as exc:  # semaphores or the resource tracker unavailable
+        raise WorkerStartError(f"worker processes could not start: {exc}") from None
     try:
         pool.submit(_ping).result()
-    except BrokenProcessPool:
+    except (BrokenProcessPool, OSError) as exc:
         pool.shutdown(cancel_futures=True)
-        raise WorkerStartError("worker processes could not start; see the error printed above") from None
+        raise WorkerStartError(
+            f"worker processes could not start ({exc}); see any error printed above"
+        ) from None
     return pool
 
 

@@ -91,7 +91,7 @@ def test_a_third_party_detector_plugs_in_with_its_own_settings(
     assert finding["detector"] == "redness"
     assert not [f for f in photos["blue.jpg"]["findings"] if f["kind"] == "redness"]
     doctor = env.json("doctor", extra_env=extra)
-    assert {d["name"] for d in doctor["detectors"]} == {"metadata", "place", "redness"}
+    assert {d["name"] for d in doctor["detectors"]} == {"metadata", "place", "faces", "redness"}
     env.write_config("[detectors.redness]\nthreshold = 999\n")
     bad = env.run("scan", str(root), check=False, extra_env=extra)
     assert bad.returncode == 2 and "detectors.redness.threshold" in bad.stderr

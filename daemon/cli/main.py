@@ -8,6 +8,7 @@ import click
 from shadowlens.daemon import __version__
 from shadowlens.daemon.cli.context import AppContext, setup_logging
 from shadowlens.daemon.cli.doctor import doctor
+from shadowlens.daemon.cli.models_cmd import models
 from shadowlens.daemon.cli.photos import photos, show
 from shadowlens.daemon.cli.scan import scan
 from shadowlens.daemon.cli.service import service
@@ -35,7 +36,7 @@ cli.add_command(scan)
 cli.add_command(photos)
 cli.add_command(show)
 cli.add_command(doctor)
-for command in (watch, status, pause, resume, service):
+for command in (watch, status, pause, resume, service, models):
     cli.add_command(command)
 
 

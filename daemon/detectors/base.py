@@ -12,12 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 from shadowlens.daemon.decode import DecodedPhoto
 from shadowlens.daemon.findings import Finding
+
+if TYPE_CHECKING:
+    from shadowlens.daemon.config import Config
 
 
 class DetectorSettings(BaseModel):
@@ -52,8 +55,9 @@ class PhotoContext:
 
 class Detector(ABC):
     name: ClassVar[str]
-    version: ClassVar[str]
-    needs: ClassVar[Needs] = Needs()
+    # Instances may refine these from their settings (say, the models they chose).
+    version: str
+    needs: Needs = Needs()
     # Names of detectors whose findings this one reads; they run first.
     after: ClassVar[tuple[str, ...]] = ()
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
@@ -68,6 +72,14 @@ class Detector(ABC):
     def detect_batch(self, photos: Sequence[PhotoContext]) -> list[list[Finding]]:
         """Findings for several photos at once; override when bulk work is cheaper."""
         return [self.detect(photo) for photo in photos]
+
+    @classmethod  # noqa: B027 - optional hook: most detectors need no global settings
+    def configure(cls, config: Config) -> None:
+        """Read global settings (paths, model search folders) before instances are made."""
+
+    def pop_timings(self, photo: PhotoContext) -> dict[str, float]:
+        """Per-stage seconds of the last ``detect`` on ``photo``, if the detector measures them."""
+        return {}
 
     def close(self) -> None:  # noqa: B027 - optional hook, most detectors hold nothing
         """Release models or other resources; called when the pipeline shuts down."""

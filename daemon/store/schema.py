@@ -95,9 +95,10 @@ class FindingRow(Base):
     bbox: Mapped[list[float] | None]
     attrs: Mapped[dict[str, Any]]
     detector: Mapped[str] = mapped_column(String(64))
-    detector_version: Mapped[str] = mapped_column(String(32))
+    detector_version: Mapped[str] = mapped_column(String(128))
 
     photo: Mapped[Photo] = relationship(back_populates="findings")
+    face: Mapped[Face | None] = relationship(cascade="all, delete-orphan", passive_deletes=True)
 
 
 class Face(Base):
@@ -113,6 +114,8 @@ class Face(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
     person_id: Mapped[int | None] = mapped_column(index=True)
 
+    photo: Mapped[Photo] = relationship()
+
 
 class DetectorRunRow(Base):
     """One detector's run on one photo: its version, time and error, if it failed."""
@@ -121,8 +124,11 @@ class DetectorRunRow(Base):
 
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), primary_key=True)
     detector: Mapped[str] = mapped_column(String(64), primary_key=True)
-    version: Mapped[str] = mapped_column(String(32))
+    # Detector versions include the models they chose, e.g. "1+opencv-yunet-2023mar+dlib-resnet-128".
+    version: Mapped[str] = mapped_column(String(256))
     seconds: Mapped[float]
+    # Seconds per stage (for faces: detector, embedder, agesex, expression).
+    timings: Mapped[dict[str, Any] | None]
     error: Mapped[str | None]
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
 

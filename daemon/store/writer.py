@@ -13,7 +13,7 @@ from typing import Any, cast
 from shadowlens.daemon.findings import DeviceFinding, Finding, GpsFinding, PlaceFinding, TimeFinding, first_of
 from shadowlens.daemon.pipeline import AnalysisResult, FileStat
 from shadowlens.daemon.store.db import open_index
-from shadowlens.daemon.store.schema import DetectorRunRow, File, FindingRow, Photo, ScanError, utcnow
+from shadowlens.daemon.store.schema import DetectorRunRow, Face, File, FindingRow, Photo, ScanError, utcnow
 from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -125,11 +125,20 @@ class Store:
         for run in result.runs:
             photo.runs.append(
                 DetectorRunRow(
-                    detector=run.detector, version=run.version, seconds=run.seconds, error=run.error
+                    detector=run.detector,
+                    version=run.version,
+                    seconds=run.seconds,
+                    error=run.error,
+                    timings=run.timings or None,
                 )
             )
             for finding in run.findings:
-                photo.findings.append(_finding_row(finding, run.detector, run.version))
+                row = _finding_row(finding, run.detector, run.version)
+                payload = finding.embedding_payload()
+                if payload is not None:
+                    engine, dim, vector = payload
+                    row.face = Face(photo=photo, engine=engine, dim=dim, embedding=vector)
+                photo.findings.append(row)
         return photo
 
     def remove_files(self, paths: Iterable[str], keep_content: bool = False) -> int:

@@ -1,0 +1,166 @@
+"""``shadowlens models``: list, fetch and verify the model files the detectors use."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
+from shadowlens.models.fetch import FetchError, fetch_model
+from shadowlens.models.manifest import ManifestError, ModelSpec
+from shadowlens.models.registry import (
+    CORRUPT,
+    MISSING,
+    UNPINNED,
+    VERIFIED,
+    FileStatus,
+    Registry,
+    UnknownModel,
+)
+
+
+def registry_for(app: AppContext) -> Registry:
+    try:
+        return Registry(app.paths.models_dir, app.config.models.search_paths)
+    except ManifestError as exc:
+        fail(str(exc))
+
+
+def model_state(registry: Registry, spec: ModelSpec, statuses: list[FileStatus]) -> str:
+    """One word for a model: verified, partial, missing, corrupt, unpinned, or what it needs."""
+    states = {s.state for s in statuses}
+    if states & CORRUPT:
+        return "corrupt"
+    if not registry.requirements_met(spec):
+        return "needs " + "+".join(spec.requires)
+    if states <= {VERIFIED}:
+        return VERIFIED
+    if UNPINNED in states:
+        return UNPINNED
+    return "partial" if VERIFIED in states else MISSING
+
+
+def describe(registry: Registry, spec: ModelSpec) -> dict[str, Any]:
+    statuses = registry.file_status(spec.id)
+    state = model_state(registry, spec, statuses)
+    files = {f.name: f for f in spec.files}
+    return {
+        "id": spec.id,
+        "title": spec.title,
+        "roles": list(spec.roles),
+        "engine": spec.engine,
+        "quality": spec.quality,
+        "state": state,
+        "present": any(s.path is not None for s in statuses) or (not statuses and state == VERIFIED),
+        "verified": state == VERIFIED,
+        "size": spec.size,
+        "licence": spec.licence,
+        "licence_url": spec.licence_url,
+        "free_for_any_use": spec.free_for_any_use,
+        "files": [
+            {
+                "name": s.name,
+                "state": s.state,
+                "path": str(s.path) if s.path else None,
+                "size": files[s.name].size,
+                "sha256": files[s.name].sha256,
+                "source": files[s.name].source,
+                "message": s.message,
+            }
+            for s in statuses
+        ],
+    }
+
+
+def human_size(size: int) -> str:
+    if size <= 0:
+        return "-"
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
+
+
+@click.group()
+def models() -> None:
+    """The model files detectors use: list, fetch (the only command that uses the network), verify."""
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array on stdout.")
+@pass_app
+@handle_errors
+def list_models(app: AppContext, as_json: bool) -> None:
+    """Every known model: state, size, licence and the roles it serves."""
+    registry = registry_for(app)
+    items = [describe(registry, spec) for spec in registry.specs()]
+    if as_json:
+        click.echo(json.dumps(items, indent=1, ensure_ascii=False))
+        return
+    click.echo(f"{'ID':40} {'STATE':10} {'SIZE':>9} {'FREE':4}  {'ROLES':30} LICENCE")
+    for item in items:
+        free = "yes" if item["free_for_any_use"] else "no"
+        roles = ",".join(item["roles"])
+        size = human_size(item["size"])
+        click.echo(f"{item['id']:40} {item['state']:10} {size:>9} {free:4}  {roles:30} {item['licence']}")
+
+
+@contextlib.contextmanager
+def _bar(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    if not sys.stderr.isatty() or total <= 0:
+        click.echo(f"downloading {label}" + (f" ({human_size(total)})" if total else ""), err=True)
+        yield lambda n: None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+@models.command()
+@click.argument("model_ids", nargs=-1, required=True, metavar="ID...")
+@click.option(
+    "--accept-licence",
+    is_flag=True,
+    help="Accept the licence of models that are not free for every use (InsightFace: non-commercial).",
+)
+@pass_app
+@handle_errors
+def fetch(app: AppContext, model_ids: tuple[str, ...], accept_licence: bool) -> None:
+    """Download models into the data dir, checking each file's size and sha256."""
+    registry = registry_for(app)
+    for model_id in model_ids:
+        try:
+            lines = fetch_model(registry, model_id, accept_licence=accept_licence, progress=_bar)
+        except (FetchError, UnknownModel) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot save {model_id} under {registry.models_dir}: {exc}")
+        for line in lines:
+            click.echo(f"{model_id}: {line}", err=True)
+
+
+@models.command()
+@pass_app
+@handle_errors
+def verify(app: AppContext) -> None:
+    """Check every model file present against its pinned size and sha256 (exit 1 if one is corrupt)."""
+    registry = registry_for(app)
+    corrupt = 0
+    for spec in registry.specs():
+        statuses = registry.file_status(spec.id)
+        if not statuses:
+            state = model_state(registry, spec, statuses)
+            click.echo(f"{state:12} {spec.id}: built into {', '.join(spec.requires)}")
+        for status in statuses:
+            corrupt += status.state in CORRUPT
+            detail = status.path if status.state == VERIFIED else status.message
+            click.echo(f"{status.state:12} {spec.id} {status.name}: {detail}")
+    if corrupt:
+        fail(f"{corrupt} model file(s) do not match their pinned sha256 or size")

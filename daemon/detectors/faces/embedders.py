@@ -1,0 +1,110 @@
+"""Identity embedders: ArcFace (InsightFace packs), SFace (OpenCV zoo) and dlib's 128-d ResNet.
+
+Each returns one L2-normalised row per face. Rows of different embedders live in different
+spaces and are never compared (the index stores each with its embedder's id).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from shadowlens.daemon.detectors.faces.align import align, l2_normalise, to_blob
+from shadowlens.daemon.detectors.faces.types import Image, RawFace
+from shadowlens.models.sessions import InferenceSession, LazyModel, onnx_session
+
+
+def graph_normalisation(path: Path) -> tuple[float, float]:
+    """InsightFace's rule: graphs that start by subtracting and scaling take raw pixels."""
+    try:
+        import onnx
+
+        nodes = onnx.load(str(path), load_external_data=False).graph.node[:8]
+    except Exception:  # not readable by onnx: the common case, normalise ourselves
+        return 127.5, 127.5
+    names = [n.name for n in nodes]
+    if any(n.startswith(("Sub", "_minus")) for n in names) and any(
+        n.startswith(("Mul", "_mul")) for n in names
+    ):
+        return 0.0, 1.0
+    return 127.5, 127.5
+
+
+class OnnxEmbedder(LazyModel):
+    """An ONNX graph taking aligned 112x112 faces, N x 3 x 112 x 112, returning N x D."""
+
+    def __init__(
+        self,
+        model_id: str,
+        path: Path,
+        ttl: float,
+        mean: float | None = None,
+        std: float | None = None,
+        session: InferenceSession | None = None,
+    ) -> None:
+        super().__init__(ttl)
+        self.model_id, self.path = model_id, path
+        self.mean, self.std = mean, std
+        self._injected = session
+        self._session: InferenceSession | None = None
+        self.dim = 0
+
+    def _load(self) -> None:
+        self._session = self._injected or onnx_session(self.path)
+        if self.mean is None or self.std is None:
+            self.mean, self.std = graph_normalisation(self.path)
+        self.dim = int(self._session.get_outputs()[0].shape[-1])
+
+    def _unload(self) -> None:
+        self._session = None
+
+    def embed(self, image: Image, faces: list[RawFace]) -> NDArray[np.float32]:
+        self.ensure_loaded()
+        assert self._session is not None and self.mean is not None and self.std is not None
+        if not faces:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        blob = to_blob([align(image, face) for face in faces], self.mean, self.std)
+        name = self._session.get_inputs()[0].name
+        batch_dim = self._session.get_inputs()[0].shape[0]
+        if isinstance(batch_dim, int) and batch_dim == 1 and len(faces) > 1:
+            rows = [self._session.run(None, {name: blob[i : i + 1]})[0] for i in range(len(faces))]
+            output = np.concatenate(rows)
+        else:
+            output = self._session.run(None, {name: blob})[0]
+        return l2_normalise(np.asarray(output, dtype=np.float32).reshape(len(faces), -1))
+
+
+class DlibEmbedder(LazyModel):
+    """dlib's ResNet face descriptor with its own 5-point alignment (always present)."""
+
+    dim = 128
+
+    def __init__(self, model_id: str, resnet: Path, landmarks5: Path, ttl: float) -> None:
+        super().__init__(ttl)
+        self.model_id, self.resnet, self.landmarks5 = model_id, resnet, landmarks5
+        self._net: Any = None
+        self._shapes: Any = None
+
+    def _load(self) -> None:
+        import dlib
+
+        self._net = dlib.face_recognition_model_v1(str(self.resnet))
+        self._shapes = dlib.shape_predictor(str(self.landmarks5))
+
+    def _unload(self) -> None:
+        self._net = self._shapes = None
+
+    def embed(self, image: Image, faces: list[RawFace]) -> NDArray[np.float32]:
+        import dlib
+
+        self.ensure_loaded()
+        if not faces:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        shapes = dlib.full_object_detections()
+        for face in faces:
+            rect = dlib.rectangle(int(face.x), int(face.y), int(face.x + face.w), int(face.y + face.h))
+            shapes.append(self._shapes(image, rect))
+        vectors = self._net.compute_face_descriptor(np.ascontiguousarray(image), shapes)
+        return l2_normalise(np.array([list(v) for v in vectors], dtype=np.float32))

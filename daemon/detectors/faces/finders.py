@@ -1,0 +1,132 @@
+"""Face detector models: SCRFD (InsightFace), YuNet (OpenCV zoo) and dlib's HOG detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from shadowlens.daemon.detectors.faces.types import Image, RawFace
+from shadowlens.models.sessions import LazyModel, threads_per_worker
+
+
+class ScrfdDetector(LazyModel):
+    """SCRFD from any InsightFace pack, loaded through the insightface model zoo."""
+
+    def __init__(self, model_id: str, path: Path, threshold: float, input_size: int, ttl: float) -> None:
+        super().__init__(ttl)
+        self.model_id, self.path, self.threshold, self.input_size = model_id, path, threshold, input_size
+        self._model: Any = None
+
+    def _load(self) -> None:
+        import onnxruntime
+        from insightface.model_zoo import get_model
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads_per_worker()
+        model = get_model(str(self.path), providers=["CPUExecutionProvider"], sess_options=options)
+        if model is None or getattr(model, "taskname", None) != "detection":
+            raise ValueError(f"{self.path.name} is not an InsightFace detection model")
+        model.prepare(ctx_id=-1, input_size=(self.input_size, self.input_size), det_thresh=self.threshold)
+        self._model = model
+
+    def _unload(self) -> None:
+        self._model = None
+
+    def detect(self, image: Image) -> list[RawFace]:
+        self.ensure_loaded()
+        boxes, points = self._model.detect(np.ascontiguousarray(image[:, :, ::-1]))
+        faces = []
+        for index, (x1, y1, x2, y2, score) in enumerate(boxes):
+            marks = None if points is None else points[index].astype(np.float32)
+            faces.append(RawFace(float(x1), float(y1), float(x2 - x1), float(y2 - y1), float(score), marks))
+        return faces
+
+
+class YunetDetector(LazyModel):
+    """The OpenCV zoo YuNet detector through cv2.FaceDetectorYN."""
+
+    def __init__(self, model_id: str, path: Path, threshold: float, ttl: float) -> None:
+        super().__init__(ttl)
+        self.model_id, self.path, self.threshold = model_id, path, threshold
+        self._model: Any = None
+
+    def _load(self) -> None:
+        cv2.setNumThreads(threads_per_worker())
+        self._model = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), self.threshold, 0.3, 5000)
+
+    def _unload(self) -> None:
+        self._model = None
+
+    def detect(self, image: Image) -> list[RawFace]:
+        self.ensure_loaded()
+        height, width = image.shape[:2]
+        self._model.setInputSize((width, height))
+        _, rows = self._model.detect(np.ascontiguousarray(image[:, :, ::-1]))
+        faces = []
+        for row in [] if rows is None else rows:
+            marks = np.asarray(row[4:14], dtype=np.float32).reshape(5, 2)
+            faces.append(
+                RawFace(float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[14]), marks)
+            )
+        return faces
+
+
+class DlibHogDetector(LazyModel):
+    """dlib's HOG + linear SVM frontal face detector: always present, weights inside dlib itself.
+
+    Landmarks for alignment come from dlib's 68-point model when it is installed, giving the
+    same five points as the other detectors.
+    """
+
+    MAX_SIDE = 1024  # HOG time grows with area; faces it can find survive this reduction
+
+    def __init__(self, model_id: str, landmarks68: Path | None, upsample: int, ttl: float) -> None:
+        super().__init__(ttl)
+        self.model_id, self.landmarks68, self.upsample = model_id, landmarks68, upsample
+        self._detector: Any = None
+        self._shapes: Any = None
+
+    def _load(self) -> None:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+        self._shapes = dlib.shape_predictor(str(self.landmarks68)) if self.landmarks68 else None
+
+    def _unload(self) -> None:
+        self._detector = self._shapes = None
+
+    def detect(self, image: Image) -> list[RawFace]:
+
+        self.ensure_loaded()
+        scale = min(1.0, self.MAX_SIDE / max(image.shape[:2]))
+        small = (
+            image
+            if scale == 1.0
+            else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        )
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(small), self.upsample, 0.0)
+        faces = []
+        for rect, score in zip(rects, scores, strict=True):
+            marks = None
+            if self._shapes is not None:
+                shape = self._shapes(small, rect)
+                marks = five_from_68(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32))
+            face = RawFace(
+                float(rect.left()),
+                float(rect.top()),
+                float(rect.width()),
+                float(rect.height()),
+                float(score),
+                marks,
+            )
+            faces.append(face.scaled(1 / scale))
+        return faces
+
+
+def five_from_68(points: np.ndarray) -> np.ndarray:
+    """The ArcFace five points from the iBUG 68: eye centres, nose tip, mouth corners."""
+    right_eye = points[36:42].mean(axis=0)  # image-left eye
+    left_eye = points[42:48].mean(axis=0)
+    return np.array([right_eye, left_eye, points[30], points[48], points[54]], dtype=np.float32)
