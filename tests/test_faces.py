@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from shadowlens.daemon.detectors.faces.detector import FacesDetector, FacesSetti
 from shadowlens.daemon.detectors.faces.types import FaceFinding
 from shadowlens.models.registry import Registry
 
-from tests.conftest import SHARED, corpus_or_skip
+from tests.conftest import SHARED, Env, corpus_or_skip
 
 MODELS = SHARED / "models"
 SCRFD = "insightface-buffalo_sc"
@@ -230,3 +231,39 @@ def test_a_missing_or_corrupt_model_is_a_clear_error_and_is_retried_when_fixed(t
     assert fixed.roles["detector"].problem is None
     assert fixed.version != broken.version, "a new version re-analyses the photos analysed without the model"
     assert len(detect(fixed, photo)) == 1
+
+
+@pytest.mark.corpus
+def test_a_scan_stores_face_findings_embeddings_and_stage_timings(env: Env, tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    folder = tmp_path / "people"
+    folder.mkdir()
+    for name in ("obama.jpg", "two_people.jpg"):
+        shutil.copy(corpus_or_skip() / "face_recognition" / name, folder / name)
+    env.write_config(f'[models]\nsearch_paths = ["{shared_models_or_skip()}"]\n')
+    env.run("scan", str(folder))
+    photos = {Path(p["path"]).name: p for p in env.json("photos")}
+    faces = [f for f in photos["two_people.jpg"]["findings"] if f["kind"] == "face"]
+    assert len(faces) == 2
+    for face in faces:
+        attrs = face["attrs"]
+        assert attrs["person_id"] is None and attrs["embedding_dim"] == 128
+        assert attrs["models"]["detector"] == YUNET and attrs["models"]["embedder"] == "dlib-resnet-128"
+        assert set(attrs["expression"]["probs"]) == {
+            "angry",
+            "disgust",
+            "fearful",
+            "happy",
+            "neutral",
+            "sad",
+            "surprised",
+        }
+        assert attrs["sex"] in ("male", "female") and 0 < attrs["age"] < 100
+        assert "embedding" not in attrs
+    with sqlite3.connect(env.index) as db:
+        rows = db.execute("SELECT engine, dim, length(embedding) FROM faces").fetchall()
+        timings = db.execute("SELECT timings FROM detector_runs WHERE detector = 'faces'").fetchall()
+    assert sorted(rows) == [("dlib-resnet-128", 128, 512)] * 3
+    assert all({"detector", "embedder", "agesex", "expression"} <= set(json.loads(t[0])) for t in timings)

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from shadowlens.daemon.cli.context import AppContext, handle_errors, pass_app
+from shadowlens.daemon.cli.models_cmd import registry_for
 from shadowlens.daemon.registry import detector_settings, discover
 from shadowlens.daemon.store.db import current_revision, head_revision, make_engine
 from shadowlens.daemon.store.queries import Reader
@@ -87,7 +88,11 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
         for name, info in sorted(available.items())
     ]
     warnings += [f"detector {d['name']} cannot load: {d['error']}" for d in report["detectors"] if d["error"]]
-    report["models"] = []
+    registry = registry_for(app)
+    report["models"] = {
+        role: (spec.id if (spec := registry.best_for(role)) else None)
+        for role in ("detector", "embedder", "agesex", "expression", "landmarks68")
+    }
     report["inotify"] = _inotify()
     watches = report["inotify"]["max_user_watches"]
     if watches is not None and watches < LOW_WATCHES:
@@ -122,7 +127,8 @@ def doctor(app: AppContext, as_json: bool) -> None:
     for det in report["detectors"]:
         state = "enabled" if det["enabled"] else ("broken" if det["error"] else "disabled")
         click.echo(f"detector   {det['name']} {det['version'] or ''} ({state}) from {det['origin']}")
-    click.echo("models     none needed by the installed detectors")
+    chosen = ", ".join(f"{role}={model or 'none'}" for role, model in report["models"].items())
+    click.echo(f"models     best present: {chosen} (details: shadowlens models list)")
     click.echo("inotify    " + ", ".join(f"{k}={v}" for k, v in report["inotify"].items()))
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
