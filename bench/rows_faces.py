@@ -3,8 +3,9 @@
 All in-process rows share one run (``faces.throughput``) on the phone-size photos (see
 ``corpus.py``): each repetition decodes every photo once at the stage's long side (1280), as the
 pipeline does for all detectors together, then runs every configuration below on those decoded
-photos, in an order rotated per repetition (a configuration faster than 2 s a pass repeats its
-pass, and the mean pass counts). Decoding is timed on its own and excluded from the
+photos, one photo at a time, every configuration on it in an order rotated per photo and
+repetition, so that noise from a shared machine falls on all of them alike (the fastest run
+several times per photo; the mean counts). Decoding is timed on its own and excluded from the
 detector and stage rates; converting the decoded image to an array is included for everyone.
 Every model is loaded and run once on a photo with a face before timing (load time has its rows).
 ``SHADOWLENS_WORKERS=1`` (onnxruntime and OpenCV get every usable CPU); the peers keep their own
@@ -42,9 +43,11 @@ from harness import Context, Measurement, Skip, median, row, run_child, spread, 
 
 REPEATS, QUICK_REPEATS = 3, 1
 QUICK_PHOTOS = 3
-MIN_BLOCK = 2.0  # seconds of repeated passes per configuration and repetition
 LONG_SIDE = 1280  # FacesSettings().long_side, checked below
 PAIR, FULL, FR, FA = "detector+embedder", "full", "face_recognition", "insightface_faceanalysis"
+# Runs per photo and repetition of the configurations that take a few ms a photo, so that a
+# burst of noise during one call does not decide their rate.
+INNER = {fs.SCRFD: 4, fs.YUNET: 2, FA: 4}
 # What each detector does with the 1280 px array it is given.
 DETECTOR_INPUT = {
     fs.SCRFD: "SCRFD resizes to its 640x640 input",
@@ -63,8 +66,6 @@ class Runs:
     skipped: dict[str, str] = field(default_factory=dict)
     roles: dict[str, dict[str, str | None]] = field(default_factory=dict)
     role_seconds: dict[str, float] = field(default_factory=dict)  # full stage, every pass
-    totals: dict[str, float] = field(default_factory=dict)  # seconds of every pass
-    passes: dict[str, int] = field(default_factory=dict)
 
     def need(self, config: str) -> None:
         if config in self.skipped:
@@ -85,12 +86,14 @@ class Runs:
         return Measurement(value, notes, extra=extra)
 
 
-def _photos(ctx: Context, quick: bool) -> list[Entry]:
+def _photos(ctx: Context, quick: bool, with_faces: bool = False) -> list[Entry]:
+    """The phone-size photos; ``quick``: the smallest few, led, if ``with_faces``, by the one
+    phone-size photo of faces in the corpus (24 of them: a few seconds per configuration)."""
     photos = ctx.need_corpus().phone_size()
-    if quick:  # the corpus's one phone-size photo of faces, so every role runs, then the smallest
-        with_faces = [e for e in photos if e.path.startswith("dlib-faces/")][:1]
-        others = sorted((e for e in photos if e not in with_faces), key=lambda e: e.size_bytes)
-        photos = with_faces + others[: QUICK_PHOTOS - len(with_faces)]
+    if quick:
+        first = [e for e in photos if with_faces and e.path.startswith("dlib-faces/")][:1]
+        others = sorted((e for e in photos if e not in first), key=lambda e: e.size_bytes)
+        photos = first + others[: QUICK_PHOTOS - len(first)]
     if not photos:
         raise Skip("the manifest lists no phone-size photos")
     return photos
@@ -125,12 +128,13 @@ def _runners(ctx: Context, runs: Runs) -> dict[str, fs.Runner]:
 
 
 def _warm_up(ctx: Context, runners: dict[str, fs.Runner], first: Entry) -> None:
+    """Load every model and run it once, on a portrait so that every role has a face."""
     corpus = ctx.need_corpus()
-    portrait = corpus.root / "face_recognition" / "obama.jpg"
-    for path in [p for p in (portrait, corpus.root / first.path) if p.exists()]:
-        decoded = fs.decode(path, LONG_SIDE)
-        for run in runners.values():
-            run(path, decoded)
+    path = corpus.root / "face_recognition" / "obama.jpg"
+    path = path if path.exists() else corpus.root / first.path
+    decoded = fs.decode(path, LONG_SIDE)
+    for run in runners.values():
+        run(path, decoded)
 
 
 def _throughput(ctx: Context) -> Runs:
@@ -147,32 +151,21 @@ def _throughput(ctx: Context) -> Runs:
             started = time.perf_counter()
             decoded = [fs.decode(p, LONG_SIDE) for p in paths]
             runs.decode.append(time.perf_counter() - started)
-            shift = rep % len(names)
-            for name in names[shift:] + names[:shift]:
-                total, passes, runs.faces[name] = _block(
-                    runners[name], paths, decoded, 0 if ctx.quick else MIN_BLOCK
-                )
-                runs.seconds.setdefault(name, []).append(total / passes)
-                runs.totals[name] = runs.totals.get(name, 0.0) + total
-                runs.passes[name] = runs.passes.get(name, 0) + passes
+            seconds = dict.fromkeys(names, 0.0)
+            counts: dict[str, list[int]] = {name: [] for name in names}
+            for i, (path, photo) in enumerate(zip(paths, decoded, strict=True)):
+                shift = (rep + i) % len(names)
+                for name in names[shift:] + names[:shift]:
+                    inner = 1 if ctx.quick else INNER.get(name, 1)
+                    started = time.perf_counter()
+                    for _ in range(inner):
+                        found = runners[name](path, photo)
+                    seconds[name] += (time.perf_counter() - started) / inner
+                    counts[name].append(len(found))
+            for name in names:
+                runs.seconds.setdefault(name, []).append(seconds[name])
+            runs.faces = counts
     return runs
-
-
-def _block(
-    run: fs.Runner, paths: list[Path], decoded: list[Any], min_seconds: float
-) -> tuple[float, int, list[int]]:
-    """Seconds and number of passes over the photos, and the faces found in each photo. Fast
-    configurations repeat the pass until ``min_seconds`` have passed, so one noisy photo does
-    not decide."""
-    passes, total = 0, 0.0
-    while passes == 0 or total < min_seconds:
-        counts = []
-        for path, photo in zip(paths, decoded, strict=True):
-            started = time.perf_counter()
-            counts.append(len(run(path, photo)))
-            total += time.perf_counter() - started
-        passes += 1
-    return total, passes, counts
 
 
 def throughput(ctx: Context) -> Runs:
@@ -206,11 +199,12 @@ for _model_id in fs.DETECTORS:
 def full_photos(ctx: Context) -> Measurement:
     runs = throughput(ctx)
     result = runs.measure(FULL)
-    shares = {r: s / runs.totals[FULL] for r, s in runs.role_seconds.items()}
+    total = sum(runs.seconds[FULL])  # the full stage runs once per photo and repetition
+    shares = {r: s / total for r, s in runs.role_seconds.items()}
     shares["other"] = 1 - sum(shares.values())  # array conversion, sorting, building findings
     roles = ", ".join(f"{r}={m}" for r, m in runs.roles["full"].items())
     share = ", ".join(f"{r} {s:.0%}" for r, s in shares.items())
-    faces = sum(runs.faces[FULL]) * runs.passes[FULL]
+    faces = sum(runs.faces[FULL]) * len(runs.seconds[FULL])
     per_face = ", ".join(
         f"{r} {1000 * runs.role_seconds.get(r, 0) / faces:.0f} ms" for r in fs.ROLES[1:] if faces
     )
@@ -368,7 +362,7 @@ for _what in (*fs.ROLES, "all"):
 
 def _memory(ctx: Context) -> dict[str, Any]:
     root = ctx.need_corpus().root
-    photos = [str(root / e.path) for e in _photos(ctx, quick=True)]
+    photos = [str(root / e.path) for e in _photos(ctx, quick=True, with_faces=True)]
     result = _child(ctx, "memory", *photos)
     result["photos"] = photos
     return result

@@ -1,0 +1,64 @@
+"""Brands read from the text in a photo, and from the product codes on it."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from shadowlens.daemon.detectors.base import Detector, DetectorSettings, PhotoContext
+from shadowlens.daemon.detectors.text.findings import BrandFinding, CodeFinding, TextFinding
+from shadowlens.daemon.detectors.text.lexicon import Lexicon, Match, default_lexicon
+from shadowlens.daemon.findings import Finding
+
+
+class BrandsDetector(Detector):
+    name = "brands"
+    version = "1"
+    after = ("text", "codes")
+    Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
+
+    def __init__(self, settings: DetectorSettings, lexicon: Lexicon | None = None) -> None:
+        super().__init__(settings)
+        self.lexicon = lexicon or default_lexicon()
+
+    def detect(self, photo: PhotoContext) -> list[Finding]:
+        found: dict[str, BrandFinding] = {}
+        pending: list[tuple[Match, TextFinding]] = []
+        for finding in photo.findings:
+            if isinstance(finding, CodeFinding) and finding.payload_type == "product":
+                brand = self.lexicon.by_gtin(str(finding.details.get("gtin", "")))
+                if brand:
+                    found[brand.name] = BrandFinding(
+                        label=brand.name,
+                        confidence=0.9,
+                        bbox=finding.bbox,
+                        category=brand.category,
+                        parent=brand.parent,
+                        via="code",
+                        matched=finding.payload,
+                        score=1.0,
+                    )
+            if isinstance(finding, TextFinding):
+                for match in self.lexicon.match_line(finding.label, finding.confidence):
+                    pending.append((match, finding))
+        confident = [
+            (m, f) for m, f in pending if not (m.common and not (m.isolated and f.confidence >= 0.85))
+        ]
+        parents = {m.brand.parent for m, _ in confident} | {b.parent for b in found.values()}
+        for match, line in pending:
+            weak_common = match.common and not (match.isolated and line.confidence >= 0.85)
+            if weak_common and match.brand.parent not in parents:
+                continue  # an ordinary word ("apple", "shell") with no second cue
+            confidence = round(line.confidence * match.score, 4)
+            if match.brand.name in found and found[match.brand.name].confidence >= confidence:
+                continue
+            found[match.brand.name] = BrandFinding(
+                label=match.brand.name,
+                confidence=confidence,
+                bbox=line.bbox,
+                category=match.brand.category,
+                parent=match.brand.parent,
+                via="text",
+                matched=match.matched,
+                score=match.score,
+            )
+        return list(found.values())

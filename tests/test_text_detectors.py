@@ -1,0 +1,153 @@
+"""Text, brands, personal data, codes and nudity on real and rendered photos, with the real models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+from shadowlens.daemon.config import Config
+from shadowlens.daemon.decode import open_photo
+from shadowlens.daemon.detectors.base import DetectorSettings, PhotoContext
+from shadowlens.daemon.detectors.text.brands import BrandsDetector
+from shadowlens.daemon.detectors.text.codes import CodesDetector, CodesSettings
+from shadowlens.daemon.detectors.text.findings import BrandFinding, CodeFinding, NudityFinding, TextFinding
+from shadowlens.daemon.detectors.text.nudity import NudityDetector, NuditySettings
+from shadowlens.daemon.detectors.text.ocr import OcrDetector, OcrSettings
+from shadowlens.daemon.detectors.text.personal import PersonalDataDetector, PiiFinding
+from shadowlens.daemon.findings import Finding
+
+from tests.conftest import corpus_or_skip
+
+BACKGROUND = "exif-samples/gps/DSCN0010.jpg"
+
+
+@pytest.fixture(scope="module")
+def ocr() -> OcrDetector:
+    return OcrDetector(OcrSettings())
+
+
+def run(path: Path, *detectors: object) -> list[Finding]:
+    decoded = open_photo(path, want_side=2048, max_megapixels=Config().decode.max_megapixels)
+    context = PhotoContext(path=path, decoded=decoded)
+    for detector in detectors:
+        context.findings.extend(detector.detect(context))  # type: ignore[attr-defined]
+    return context.findings
+
+
+def render(path: Path, lines: list[str], size: int = 44) -> Path:
+    """Text on a real photo, as a sign, a parcel label or a card would be."""
+    image = Image.open(corpus_or_skip() / BACKGROUND).convert("RGB").resize((1280, 960))
+    draw, font, y = ImageDraw.Draw(image), ImageFont.load_default(size=size), 50
+    for line in lines:
+        width = draw.textlength(line, font=font)
+        draw.rectangle((40, y - 8, 60 + width, y + size + 12), fill="white")
+        draw.text((50, y), line, fill="black", font=font)
+        y += size + 50
+    image.save(path, quality=92)
+    return path
+
+
+def of(findings: list[Finding], kind: type) -> list:  # type: ignore[type-arg]
+    return [f for f in findings if isinstance(f, kind)]
+
+
+@pytest.mark.corpus
+def test_street_signs_give_text_in_upright_full_size_boxes(ocr: OcrDetector) -> None:
+    corpus = corpus_or_skip() / "easyocr-text"
+    expected = {
+        "french.jpg": "LOUVRE",
+        "japanese.jpg": "NO LITTER",
+        "chinese.jpg": "Yuyuan",
+        "example3.png": "MARKET",
+    }
+    for name, word in expected.items():
+        lines = of(run(corpus / name, ocr), TextFinding)
+        assert any(word.lower() in line.label.lower() for line in lines), (name, [x.label for x in lines])
+        width, height = Image.open(corpus / name).size
+        assert all(
+            x.bbox and x.bbox[0] + x.bbox[2] <= width + 1 and x.bbox[1] + x.bbox[3] <= height + 1
+            for x in lines
+        )
+
+
+@pytest.mark.corpus
+def test_rendered_brand_phone_email_and_card_give_exactly_the_expected_findings(
+    ocr: OcrDetector, tmp_path: Path
+) -> None:
+    photo = render(
+        tmp_path / "label.jpg",
+        ["Coca-Cola", "Call +44 20 7946 0958", "jane.doe@example.com", "4242 4242 4242 4242"],
+    )
+    findings = run(photo, ocr, PersonalDataDetector(DetectorSettings()), BrandsDetector(DetectorSettings()))
+    assert [(b.label, b.parent, b.via) for b in of(findings, BrandFinding)] == [
+        ("Coca-Cola", "The Coca-Cola Company", "text")
+    ]
+    pii = {p.label: p for p in of(findings, PiiFinding)}
+    assert set(pii) == {"phone", "email", "card"}
+    assert pii["card"].masked == "**** **** **** 4242" and pii["card"].value.replace(" ", "") == "4242" * 4
+    assert "7946" not in pii["phone"].masked and "jane.doe" not in pii["email"].masked
+
+
+@pytest.mark.corpus
+def test_common_word_brands_do_not_fire_on_ordinary_sentences(ocr: OcrDetector, tmp_path: Path) -> None:
+    photo = render(
+        tmp_path / "sentences.jpg",
+        ["I ate an apple near the target", "We sat in the shell of a car", "Mind the gap"],
+    )
+    findings = run(photo, ocr, BrandsDetector(DetectorSettings()))
+    assert len(of(findings, TextFinding)) == 3
+    assert of(findings, BrandFinding) == []
+
+
+@pytest.mark.corpus
+def test_photos_without_text_give_no_brand(ocr: OcrDetector) -> None:
+    for name in ("face_recognition/obama.jpg", "exif-samples/gps/DSCN0010.jpg", "dlib-faces/dogs.jpg"):
+        assert of(run(corpus_or_skip() / name, ocr, BrandsDetector(DetectorSettings())), BrandFinding) == []
+
+
+def _with_code(tmp_path: Path, name: str, text: str, fmt: str) -> Path:
+    import zxingcpp
+
+    code = zxingcpp.create_barcode(text, getattr(zxingcpp.BarcodeFormat, fmt))
+    symbol = Image.fromarray(__import__("numpy").asarray(code.to_image(scale=4))).convert("RGB")
+    image = Image.open(corpus_or_skip() / BACKGROUND).convert("RGB")
+    canvas = Image.new(
+        "RGB", (image.width + symbol.width + 80, max(image.height, symbol.height + 80)), "white"
+    )
+    canvas.paste(image, (0, 0))
+    canvas.paste(symbol, (image.width + 40, 40))
+    canvas.save(tmp_path / name, quality=95)
+    return tmp_path / name
+
+
+@pytest.mark.corpus
+def test_wifi_qr_boarding_pass_and_product_codes(tmp_path: Path) -> None:
+    codes = CodesDetector(CodesSettings())
+    wifi = of(
+        run(_with_code(tmp_path, "wifi.jpg", "WIFI:S:HomeNet;T:WPA;P:hunter2secret;;", "QRCode"), codes),
+        CodeFinding,
+    )
+    assert [(c.label, c.payload_type) for c in wifi] == [("QRCode", "wifi")]
+    assert "hunter2secret" not in wifi[0].payload and wifi[0].details["ssid"] == "HomeNet"
+    bcbp = "M1DOE/JANE MARIE      EABC123 LHRJFKBA 0117 123Y014C0042 100"
+    boarding = of(run(_with_code(tmp_path, "pass.jpg", bcbp, "PDF417"), codes), CodeFinding)
+    assert [c.payload_type for c in boarding] == ["boarding_pass"]
+    assert boarding[0].details["passenger"] == "DOE JANE MARIE" and boarding[0].details["from"] == "LHR"
+    assert boarding[0].details["flight"] == "BA 117"
+    product = run(
+        _with_code(tmp_path, "can.jpg", "5449000000996", "EAN13"), codes, BrandsDetector(DetectorSettings())
+    )
+    assert [(c.payload_type, c.details["gtin"]) for c in of(product, CodeFinding)] == [
+        ("product", "5449000000996")
+    ]
+    assert [(b.label, b.via) for b in of(product, BrandFinding)] == [("Coca-Cola", "code")]
+
+
+@pytest.mark.corpus
+def test_nudenet_reports_no_exposure_on_ordinary_photos_and_never_faces() -> None:
+    detector = NudityDetector(NuditySettings())
+    for name in ("face_recognition/obama.jpg", "dlib-faces/bald_guys.jpg", "exif-samples/gps/DSCN0010.jpg"):
+        found = of(run(corpus_or_skip() / name, detector), NudityFinding)
+        assert not [f for f in found if f.exposed], name
+        assert not [f for f in found if f.label.startswith("FACE_")]
