@@ -7,8 +7,11 @@ and returns results; the store's single writer persists them.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +66,33 @@ class AnalysisResult:
     @property
     def findings(self) -> list[Finding]:
         return [f for run in self.runs for f in run.findings]
+
+
+class DetectorTimeout(Exception):
+    """Raised inside a detector that ran past its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (main thread only: where workers run detectors).
+
+    Native code (an ONNX session) is interrupted when it returns to Python, so a single long
+    call overruns by its own length, but a detector never hangs the worker indefinitely.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise DetectorTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def analysis_signature(detectors: Sequence[Detector]) -> str:
@@ -166,9 +196,13 @@ class Pipeline:
     def _detect_one(detector: Detector, context: PhotoContext) -> tuple[list[Finding], str | None, float]:
         """Run one photo alone, so a failure is charged to that photo and detector only."""
         started = time.perf_counter()
+        limit = detector.settings.time_limit_seconds
         try:
-            findings = detector.detect(context)
+            with time_limit(limit):
+                findings = detector.detect(context)
             return findings, None, time.perf_counter() - started
+        except DetectorTimeout:
+            return [], f"timed out after {limit:g} s (detectors.{detector.name}.time_limit_seconds)", limit
         except Exception as exc:
             return [], f"{type(exc).__name__}: {_one_line(exc)}", time.perf_counter() - started
 

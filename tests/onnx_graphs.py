@@ -55,3 +55,21 @@ def arcface_like(path: Path) -> Path:
 def genderage_like(path: Path, male_logit: float, age: float) -> Path:
     """InsightFace genderage signature: [N,3,96,96] -> [N,3] = two sex logits, then age / 100."""
     return mean_colour_projection(path, 96, 3, np.zeros((3, 3)), np.array([0.0, male_logit, age / 100]))
+
+
+def yolo_like(path: Path, output: np.ndarray, side: int = 640) -> Path:
+    """YOLOv8 signature, [1,3,side,side] -> [1, 4 + classes, anchors], emitting ``output`` for any image."""
+    x = helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, side, side])
+    y = helper.make_tensor_value_info("output0", TensorProto.FLOAT, list(output.shape))
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
+        helper.make_node("Reshape", ["mean", "shape"], ["flat"]),
+        helper.make_node("Mul", ["flat", "zero"], ["nothing"]),
+        helper.make_node("Add", ["nothing", "fixed"], ["output0"]),
+    ]
+    initial = [
+        numpy_helper.from_array(np.array([1, 1, 1], dtype=np.int64), "shape"),
+        numpy_helper.from_array(np.zeros((1,), dtype=np.float32), "zero"),
+        numpy_helper.from_array(output.astype(np.float32), "fixed"),
+    ]
+    return _save(helper.make_graph(nodes, "tiny_yolo", [x], [y], initial), path)

@@ -7,6 +7,7 @@ PYTHONPATH), loaded by the real `shadowlens` process; nothing is mocked.
 from __future__ import annotations
 
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,21 @@ def test_a_photo_that_kills_its_worker_process_is_isolated(
     photos = {Path(p["path"]).name: p for p in env.json("photos", extra_env=extra)}
     assert photos["crash.jpg"]["status"] == "error"
     assert all(photos[f"ok-{i}.jpg"]["status"] == "indexed" for i in range(7))
+
+
+def test_a_detector_past_its_time_limit_is_stopped_and_recorded(env: Env, tmp_path: Path) -> None:
+    from tests.plugin_builder import SLEEPY, install_plugin
+
+    site = install_plugin(tmp_path / "sleepy-site", "sleepy_plugin", "sleepy", "SleepyDetector", SLEEPY)
+    root = tmp_path / "photos"
+    small_jpeg(root / "slow-1.jpg")
+    env.write_config("[detectors.sleepy]\ntime_limit_seconds = 1\n")
+    extra = {"PYTHONPATH": str(site), "SLEEPY_SECONDS": "30"}
+    started = time.monotonic()
+    summary = env.json("scan", str(root), extra_env=extra)
+    assert time.monotonic() - started < 25, "the 30 s detector was stopped"
+    assert summary["indexed"] == 1
+    (photo,) = env.json("photos", extra_env=extra)
+    assert photo["detector_errors"] == [
+        {"detector": "sleepy", "error": "timed out after 1 s (detectors.sleepy.time_limit_seconds)"}
+    ]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from PIL import Image
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from shadowlens.daemon.decode import DecodedPhoto
 from shadowlens.daemon.findings import Finding
 
@@ -28,6 +28,8 @@ class DetectorSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     enabled: bool = True
+    # A detector that takes longer on one photo is stopped and recorded as that photo's error.
+    time_limit_seconds: float = Field(default=120.0, gt=0)
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ def find_handles(text: str, line: int) -> Iterator[Hit]:
 
 
 _UP = "A-ZÀ-ÖØ-Ý"
-_WORD = rf"[{_UP}][^\W\d_]*(?:['’.-][^\W\d_]+)*\.?"
+# A capitalised word that does not start mid-word; hyphens join words (below), so a name has one reading.
+_WORD = rf"(?<![^\W\d_])[{_UP}][^\W\d_]*(?:['’.][^\W\d_]+)*\.?"
 _PARTICLES = r"(?:am|an|der|den|im|sur|sous|en|de|del|di|la|le|les|upon|on)"
 _CITY = rf"(?P<city>{_WORD}(?:[ -](?:{_PARTICLES}[ -])?{_WORD}){{0,3}})"
 _NOT_CITIES = _words(
@@ -265,7 +266,7 @@ _STREETS: list[tuple[str, re.Pattern[str]]] = [
     (
         "DE",
         re.compile(
-            rf"(?P<street>\b[{_UP}](?:[^\W\d_]|-(?=[^\W\d_])){{2,}}?(?i:{_DE_SUFFIX})|(?:\b[{_UP}][\w-]+\s+){{1,2}}(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer))\s*{_NUMBER_AFTER}"
+            rf"(?P<street>\b[{_UP}](?:[^\W\d_]|-(?=[^\W\d_])){{2,40}}?(?i:{_DE_SUFFIX})|(?:\b[{_UP}][\w-]+\s+){{1,2}}(?i:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer))\s*{_NUMBER_AFTER}"
         ),
     ),
     ("NL", re.compile(rf"(?P<street>\b[{_UP}][^\W\d_]{{2,}}(?i:{_NL_SUFFIX}))\s+{_NUMBER_AFTER}")),
@@ -488,6 +489,8 @@ def _birth_date(match: re.Match[str], region: str | None) -> str | None:
 
 
 def _first_date(text: str, region: str | None, within: int) -> tuple[int, int, str] | None:
+    """The earliest birth date starting in the first ``within`` characters of ``text``."""
+    text = text[: within + 40]
     best: tuple[int, int, str] | None = None
     for pattern in _DATES:
         for match in pattern.finditer(text):
