@@ -24,7 +24,11 @@ Rows:
 * ``faces.peer.insightface_faceanalysis.photos_per_s``, ``faces.vs_insightface.ratio``:
   ``FaceAnalysis`` (detection only, det_size 640) with the SCRFD file shadowlens uses.
 * ``faces.model_load.<role>.seconds`` / ``.all.seconds``, ``faces.memory.*_mb``: child processes
-  (``faces_support.py``).
+  (``faces_support.py``); memory after the stage ran on the corpus's phone-size photo of 24
+  faces and the two smallest phone-size photos.
+
+``--quick``: the 3 smallest phone-size photos (no faces among them, so the rates measure
+detection alone), one repetition, no repeated calls.
 """
 
 from __future__ import annotations
@@ -306,7 +310,10 @@ def fr_speedup(ctx: Context) -> Measurement:
 @row("faces.peer.insightface_faceanalysis.photos_per_s", unit="photos/s", needs_corpus=True)
 def fa_photos(ctx: Context) -> Measurement:
     result = throughput(ctx).measure(FA)
-    result.notes = f"FaceAnalysis(detection only, det_size 640, CPU) on BGR arrays; {result.notes}"
+    result.notes = (
+        "FaceAnalysis(name=<pack folder>, allowed_modules=[detection], CPU), prepare(det_size=640x640), "
+        f"BGR copy of the same arrays included; {result.notes}"
+    )
     return result
 
 

@@ -75,11 +75,9 @@ def test_config_option_points_at_another_file(env: Env, tmp_path: Path) -> None:
     env.run("--config", str(other), "scan", str(folder))
     doctor = env.json("--config", str(other), "doctor")
     assert doctor["config"]["source"] == str(other)
-    assert {d["name"]: d["enabled"] for d in doctor["detectors"]} == {
-        "metadata": True,
-        "place": False,
-        "faces": True,
-    }
+    enabled = {d["name"]: d["enabled"] for d in doctor["detectors"]}
+    assert enabled["place"] is False and enabled["metadata"] is True
+    assert all(on for name, on in enabled.items() if name != "place")
     missing = env.run("--config", str(tmp_path / "nope.toml"), "scan", str(folder), check=False)
     assert missing.returncode == 2 and "file not found" in missing.stderr
 

@@ -80,7 +80,7 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
     report["detectors"] = [
         {
             "name": name,
-            "version": info.cls.version if info.cls else None,
+            "version": getattr(info.cls, "version", None),
             "origin": info.origin,
             "enabled": bool(settings.get(name) and settings[name].enabled),
             "error": info.load_error,

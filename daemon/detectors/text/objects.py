@@ -35,6 +35,7 @@ class YoloSettings(DetectorSettings):
 
 
 class _YoloDetector(Detector):
+    version = "1"
     role: ClassVar[str]
     Settings: ClassVar[type[DetectorSettings]] = YoloSettings
     search_paths: ClassVar[tuple[Path, ...]] = ()
