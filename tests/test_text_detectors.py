@@ -17,7 +17,7 @@ from shadowlens.daemon.detectors.text.ocr import OcrDetector, OcrSettings
 from shadowlens.daemon.detectors.text.personal import PersonalDataDetector, PiiFinding
 from shadowlens.daemon.findings import Finding
 
-from tests.conftest import corpus_or_skip
+from tests.conftest import Env, corpus_or_skip
 
 BACKGROUND = "exif-samples/gps/DSCN0010.jpg"
 
@@ -151,3 +151,49 @@ def test_nudenet_reports_no_exposure_on_ordinary_photos_and_never_faces() -> Non
         found = of(run(corpus_or_skip() / name, detector), NudityFinding)
         assert not [f for f in found if f.exposed], name
         assert not [f for f in found if f.label.startswith("FACE_")]
+
+
+def _scene(path: Path, ocr: OcrDetector) -> list[str]:
+    from shadowlens.daemon.detectors.metadata import MetadataDetector
+    from shadowlens.daemon.detectors.text.scene import SceneDetector, SceneFinding
+
+    findings = run(
+        path,
+        MetadataDetector(DetectorSettings()),
+        ocr,
+        PersonalDataDetector(DetectorSettings()),
+        CodesDetector(CodesSettings()),
+        SceneDetector(SceneDetector.Settings()),
+    )
+    return sorted(f.label for f in findings if isinstance(f, SceneFinding))
+
+
+@pytest.mark.corpus
+def test_screenshots_documents_and_id_cards_are_flagged(ocr: OcrDetector, tmp_path: Path) -> None:
+    corpus = corpus_or_skip()
+    assert _scene(corpus / "exif-samples/gps/DSCN0025.jpg", ocr) == [], "a camera photo of a street"
+    phone = Image.new("RGB", (1170, 2532), "white")
+    draw, font = ImageDraw.Draw(phone), ImageFont.load_default(size=48)
+    for i, line in enumerate(["Messages", "Are we still on for dinner?", "See you at 8", "Delivered"]):
+        draw.text((80, 200 + i * 160), line, fill="black", font=font)
+    phone.save(tmp_path / "IMG_0001.PNG")
+    assert _scene(tmp_path / "IMG_0001.PNG", ocr) == ["screenshot"]
+    letter = render(
+        tmp_path / "letter.jpg", [f"Line {i} of a letter about the account" for i in range(9)], size=36
+    )
+    assert "document" in _scene(letter, ocr)
+    card = render(tmp_path / "card.jpg", ["PASSPORT", "Surname DOE", "Given names JANE"], size=56)
+    assert "id_card" in _scene(card, ocr)
+
+
+@pytest.mark.corpus
+def test_personal_data_never_reaches_logs_unmasked(env: Env, tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    render(folder / "card.jpg", ["4242 4242 4242 4242", "jane.doe@example.com"])
+    proc = env.run("-vv", "scan", str(folder))
+    log = (env.root / "state" / "shadowlens" / "log" / "shadowlens.log").read_text()
+    (photo,) = env.json("photos")
+    assert {f["label"] for f in photo["findings"] if f["kind"] == "pii"} == {"card", "email"}
+    for secret in ("4242 4242 4242 4242", "4242424242424242", "jane.doe"):
+        assert secret not in proc.stderr and secret not in log
