@@ -182,3 +182,18 @@ def median(values: Iterable[float]) -> float:
 def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     """Every sample, for the notes: a median hides a noisy machine, the samples show it."""
     return "[" + ", ".join(fmt.format(v) for v in values) + "]"
+
+
+def only_detectors(*keep: str) -> str:
+    """Config text that turns off every installed detector but ``keep``: rows named after a set of
+    detectors measure that set, whatever later issues install."""
+    from importlib.metadata import entry_points
+
+    names = sorted({ep.name for ep in entry_points(group="shadowlens.detectors")} - set(keep))
+    return "".join(f"[detectors.{name}]\nenabled = false\n" for name in names)
+
+
+def write_config(base: Path, text: str) -> None:
+    folder = base / "config" / "shadowlens"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(text, encoding="utf-8")

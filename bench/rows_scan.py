@@ -29,7 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from corpus import Entry, describe
-from harness import ChildRun, Context, Measurement, median, row, run_child, spread, xdg_env
+from harness import (
+    ChildRun,
+    Context,
+    Measurement,
+    median,
+    only_detectors,
+    row,
+    run_child,
+    spread,
+    write_config,
+    xdg_env,
+)
 
 WORKER_COUNTS = (1, 2)
 REPEATS, QUICK_REPEATS = 5, 1
@@ -70,7 +81,9 @@ class Throughput:
 
 
 def _scan_child(ctx: Context, folder: Path, workers: int) -> ScanRun:
-    env = xdg_env(ctx.tempdir(f"xdg-w{workers}"))  # a fresh, empty index every time
+    base = ctx.tempdir(f"xdg-w{workers}")
+    env = xdg_env(base)  # a fresh, empty index every time
+    write_config(base, only_detectors("metadata", "place"))
     argv = [*ctx.shadowlens_cli(), "scan", "--json", "--workers", str(workers), str(folder)]
     child = run_child(argv, env)
     if child.returncode != 0:
@@ -197,7 +210,12 @@ def _rescan(ctx: Context) -> Rescan:
         entry = pool[i % len(pool)]
         corpus.place(entry, tree / f"f{i // RESCAN_PER_FOLDER:03d}" / f"{i:05d}-{entry.name}")
     index = base / "index.sqlite3"
-    config = parse_config({"index": {"path": str(index)}, "scan": {"workers": 1}}, "<bench>")
+    import tomllib
+
+    off = tomllib.loads(only_detectors("metadata", "place"))["detectors"]
+    config = parse_config(
+        {"index": {"path": str(index)}, "scan": {"workers": 1}, "detectors": off}, "<bench>"
+    )
 
     def scan_once() -> tuple[float, dict[str, Any]]:
         # A new Store and Scanner each time, as a new `shadowlens scan` process would have.

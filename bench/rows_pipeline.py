@@ -1,0 +1,63 @@
+"""The whole default detector set on phone-size photos (issue 5's goal: >= 3 photos/s on 2 cores).
+
+Each run is a fresh ``shadowlens scan --workers N`` process and index, with the shared test
+models on the search path (YuNet, FER) as a user who fetched the free models would have. The
+share of time per detector comes from the per-photo detector timings stored in the index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from harness import Context, Measurement, row, run_child, write_config, xdg_env
+
+QUICK_PHOTOS = 3
+GOAL_PHOTOS_PER_S = 3.0
+
+
+def _run(ctx: Context, workers: int) -> tuple[float, int, dict[str, float]]:
+    corpus = ctx.need_corpus()
+    photos = corpus.phone_size()[: QUICK_PHOTOS if ctx.quick else None]
+    folder = ctx.tempdir(f"pipeline-photos-w{workers}")
+    for entry in photos:
+        corpus.place(entry, folder / Path(entry.path).name)
+    base = ctx.tempdir(f"pipeline-xdg-w{workers}")
+    models = ctx.repo.parent / "shared" / "models"
+    write_config(base, f'[models]\nsearch_paths = ["{models}"]\n' if models.exists() else "")
+    child = run_child(
+        [*ctx.shadowlens_cli(), "scan", "--json", "--workers", str(workers), str(folder)], xdg_env(base)
+    )
+    if child.returncode != 0:
+        raise RuntimeError(f"scan exited {child.returncode}: {child.stderr.strip()[-400:]}")
+    summary = json.loads(child.stdout)
+    index = base / "data" / "shadowlens" / "index.sqlite3"
+    with sqlite3.connect(index) as db:
+        shares = dict(
+            db.execute("SELECT detector, sum(seconds) FROM detector_runs GROUP BY detector").fetchall()
+        )
+    return float(summary["seconds"]), int(summary["indexed"]), {k: float(v) for k, v in shares.items()}
+
+
+def _measure(ctx: Context, workers: int) -> Measurement:
+    seconds, indexed, shares = ctx.memo(f"pipeline.w{workers}", lambda: _run(ctx, workers))
+    total = sum(shares.values()) or 1.0
+    split = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(shares.items(), key=lambda kv: -kv[1]))
+    rate = indexed / seconds
+    return Measurement(
+        rate,
+        f"{indexed} photos in {seconds:.1f} s, all default detectors; time per detector: {split}; "
+        f"goal >= {GOAL_PHOTOS_PER_S} photos/s",
+        extra={"seconds_by_detector": shares},
+    )
+
+
+@row("pipeline.all_default.photos_per_s.w1", unit="photos/s", needs_corpus=True)
+def all_default_w1(ctx: Context) -> Measurement:
+    return _measure(ctx, 1)
+
+
+@row("pipeline.all_default.photos_per_s.w2", unit="photos/s", needs_corpus=True)
+def all_default_w2(ctx: Context) -> Measurement:
+    return _measure(ctx, 2)
