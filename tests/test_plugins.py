@@ -6,13 +6,13 @@ PYTHONPATH), loaded by the real `shadowlens` process; nothing is mocked.
 
 from __future__ import annotations
 
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Env, small_jpeg
+from tests.plugin_builder import install_plugin
 
 PLUGIN = '''
 from __future__ import annotations
@@ -63,19 +63,7 @@ class RednessDetector(Detector):
 
 @pytest.fixture
 def plugin_path(tmp_path: Path) -> Path:
-    site = tmp_path / "site"
-    (site / "redness_plugin.py").parent.mkdir(parents=True)
-    (site / "redness_plugin.py").write_text(PLUGIN)
-    dist = site / "shadowlens_redness-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: shadowlens-redness\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        textwrap.dedent("""
-        [shadowlens.detectors]
-        redness = redness_plugin:RednessDetector
-        """)
-    )
-    return site
+    return install_plugin(tmp_path / "site", "redness_plugin", "redness", "RednessDetector", PLUGIN)
 
 
 def test_a_third_party_detector_plugs_in_with_its_own_settings(
@@ -141,7 +129,7 @@ def test_a_photo_that_kills_its_worker_process_is_isolated(
 
 
 def test_a_detector_past_its_time_limit_is_stopped_and_recorded(env: Env, tmp_path: Path) -> None:
-    from tests.plugin_builder import SLEEPY, install_plugin
+    from tests.plugin_builder import SLEEPY
 
     site = install_plugin(tmp_path / "sleepy-site", "sleepy_plugin", "sleepy", "SleepyDetector", SLEEPY)
     root = tmp_path / "photos"
