@@ -12,7 +12,6 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import filetype
 import pillow_heif
@@ -75,13 +74,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def sha256_stream(handle: IO[bytes]) -> str:
-    digest = hashlib.sha256()
-    while chunk := handle.read(HASH_CHUNK):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
 @dataclass
 class DecodedPhoto:
     """One opened photo. ``image`` is upright RGB; ``scale`` maps its pixels to full size."""
@@ -111,9 +103,6 @@ class DecodedPhoto:
             copy.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
             self._sized[max_side] = copy
         return self._sized[max_side]
-
-    def scale_to_full(self, image: Image.Image) -> float:
-        return self.width / image.size[0]
 
     def release(self) -> None:
         self.image = None

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from shadowlens.daemon.decode import DecodedPhoto
@@ -50,6 +52,11 @@ class PhotoContext:
 
     def pixels(self, max_side: int | None) -> Image.Image:
         return self.decoded.pixels(max_side)
+
+    def rgb(self, max_side: int | None) -> tuple[NDArray[np.uint8], float]:
+        """The upright image as an H x W x 3 array, and the factor from its pixels to full size."""
+        array = np.asarray(self.decoded.pixels(max_side), dtype=np.uint8)
+        return array, self.decoded.width / array.shape[1]
 
     def found(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]

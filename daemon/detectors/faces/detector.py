@@ -85,8 +85,7 @@ class FacesDetector(Detector):
             return self._detect(photo, finder)
 
     def _detect(self, photo: PhotoContext, finder: Any) -> list[Finding]:
-        image = np.asarray(photo.pixels(self.options.long_side).convert("RGB"))
-        scale = photo.decoded.width / image.shape[1]
+        image, scale = photo.rgb(self.options.long_side)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         faces = finder.detect(image)

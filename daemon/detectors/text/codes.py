@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
 from pydantic import Field
 from shadowlens.daemon.detectors.base import Detector, DetectorSettings, Needs, PhotoContext
 from shadowlens.daemon.detectors.text.findings import CodeFinding
@@ -30,8 +29,7 @@ class CodesDetector(Detector):
     def detect(self, photo: PhotoContext) -> list[Finding]:
         import zxingcpp
 
-        image = np.asarray(photo.pixels(self.long_side).convert("RGB"))
-        scale = photo.decoded.width / image.shape[1]
+        image, scale = photo.rgb(self.long_side)
         findings: list[Finding] = []
         for code in zxingcpp.read_barcodes(image):
             if not code.valid or not code.text:

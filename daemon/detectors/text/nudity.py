@@ -59,8 +59,7 @@ class NudityDetector(Detector):
         self.model = NudeNetModel()
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
-        image = np.asarray(photo.pixels(self.options.long_side).convert("RGB"))
-        scale = photo.decoded.width / image.shape[1]
+        image, scale = photo.rgb(self.options.long_side)
         findings: list[Finding] = []
         for hit in self.model.detect(np.ascontiguousarray(image[:, :, ::-1])):
             # NudeNet also boxes faces (FACE_FEMALE, FACE_MALE); the faces detector covers those.

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import Field
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.detectors.base import Detector, DetectorSettings, Needs, PhotoContext
@@ -68,8 +67,8 @@ class _YoloDetector(Detector):
     def _detections(self, photo: PhotoContext) -> tuple[list[Any], float]:
         if self.model is None:
             return [], 1.0
-        image = np.asarray(photo.pixels(self.options.long_side).convert("RGB"))
-        return self.model.detect(image), photo.decoded.width / image.shape[1]
+        image, scale = photo.rgb(self.options.long_side)
+        return self.model.detect(image), scale
 
 
 class ObjectsDetector(_YoloDetector):

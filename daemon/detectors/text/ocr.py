@@ -103,8 +103,7 @@ class OcrDetector(Detector):
         self.engine = RapidOcrEngine(settings.gate_side, settings.read_side)
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
-        image = np.asarray(photo.pixels(self.options.long_side).convert("RGB"))
-        scale = photo.decoded.width / image.shape[1]
+        image, scale = photo.rgb(self.options.long_side)
         findings: list[Finding] = []
         for text, score, quad in self.engine.read(image):
             cleaned = " ".join(text.split())
