@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 from shadowlens.daemon.detectors.faces.align import align, crop_square, to_blob
-from shadowlens.daemon.detectors.faces.embedders import graph_normalisation
+from shadowlens.daemon.detectors.faces.embedders import OnnxFaceModel, graph_normalisation
 from shadowlens.daemon.detectors.faces.types import FaceAttributes, Image, RawFace
-from shadowlens.models.sessions import InferenceSession, LazyModel, onnx_session
+from shadowlens.models.sessions import InferenceSession, LazyModel
 
 EXPRESSIONS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
 LANDMARK_METHOD = "dlib 68-point landmark heuristic (no expression model installed)"
@@ -20,34 +20,14 @@ def _softmax(row: np.ndarray) -> np.ndarray:
     return np.asarray(shifted / shifted.sum())
 
 
-def _run_each(session: InferenceSession, blob: np.ndarray) -> np.ndarray:
-    """Graphs exported with a fixed batch of 1 take faces one at a time."""
-    inp = session.get_inputs()[0]
-    if isinstance(inp.shape[0], int) and inp.shape[0] == 1 and blob.shape[0] > 1:
-        return np.concatenate(
-            [session.run(None, {inp.name: blob[i : i + 1]})[0] for i in range(blob.shape[0])]
-        )
-    return np.asarray(session.run(None, {inp.name: blob})[0])
-
-
-class InsightfaceGenderAge(LazyModel):
+class InsightfaceGenderAge(OnnxFaceModel):
     """InsightFace ``genderage``: N x 3 x 96 x 96 in, N x 3 out (two sex logits, then age / 100)."""
 
-    def __init__(
-        self, model_id: str, path: Path, ttl: float, session: InferenceSession | None = None
-    ) -> None:
-        super().__init__(ttl)
-        self.model_id, self.path, self._injected = model_id, path, session
-        self._session: InferenceSession | None = None
-        self._norm = (0.0, 1.0)
+    _norm = (0.0, 1.0)
 
-    def _load(self) -> None:
-        self._session = self._injected or onnx_session(self.path)
+    def _on_load(self, session: InferenceSession) -> None:
         mean, std = graph_normalisation(self.path)
         self._norm = (mean, 128.0 if std != 1.0 else 1.0)
-
-    def _unload(self) -> None:
-        self._session = None
 
     def describe(self, image: Image, faces: list[RawFace], out: list[FaceAttributes]) -> None:
         self.ensure_loaded()
@@ -56,7 +36,7 @@ class InsightfaceGenderAge(LazyModel):
             return
         side = int(self._session.get_inputs()[0].shape[-1] or 96)
         blob = to_blob([crop_square(image, f, side, margin=1.5) for f in faces], *self._norm)
-        for row, attrs in zip(_run_each(self._session, blob), out, strict=True):
+        for row, attrs in zip(self.run_batched(blob), out, strict=True):
             sex = _softmax(row[:2])
             attrs.sex = "male" if sex[1] >= sex[0] else "female"
             attrs.sex_confidence = round(float(sex.max()), 3)
@@ -101,21 +81,8 @@ class AgeAndGenderModel(LazyModel):
             attrs.age = float(prediction["age"]["value"])
 
 
-class FerExpression(LazyModel):
+class FerExpression(OnnxFaceModel):
     """OpenCV zoo 7-class expression MobileFaceNet on 112x112 faces aligned by their landmarks."""
-
-    def __init__(
-        self, model_id: str, path: Path, ttl: float, session: InferenceSession | None = None
-    ) -> None:
-        super().__init__(ttl)
-        self.model_id, self.path, self._injected = model_id, path, session
-        self._session: InferenceSession | None = None
-
-    def _load(self) -> None:
-        self._session = self._injected or onnx_session(self.path)
-
-    def _unload(self) -> None:
-        self._session = None
 
     def describe(self, image: Image, faces: list[RawFace], out: list[FaceAttributes]) -> None:
         self.ensure_loaded()
@@ -123,7 +90,7 @@ class FerExpression(LazyModel):
         if not faces:
             return
         blob = to_blob([align(image, f) for f in faces], 127.5, 127.5)
-        for row, attrs in zip(_run_each(self._session, blob), out, strict=True):
+        for row, attrs in zip(self.run_batched(blob), out, strict=True):
             probs = _softmax(np.asarray(row, dtype=np.float64))
             attrs.expression_probs = {
                 label: round(float(p), 4) for label, p in zip(EXPRESSIONS, probs, strict=True)

@@ -32,7 +32,37 @@ def graph_normalisation(path: Path) -> tuple[float, float]:
     return 127.5, 127.5
 
 
-class OnnxEmbedder(LazyModel):
+class OnnxFaceModel(LazyModel):
+    """A face model behind the InferenceSession protocol; tests hand in a tiny real graph."""
+
+    def __init__(
+        self, model_id: str, path: Path, ttl: float, session: InferenceSession | None = None
+    ) -> None:
+        super().__init__(ttl)
+        self.model_id, self.path, self._injected = model_id, path, session
+        self._session: InferenceSession | None = None
+
+    def _load(self) -> None:
+        self._session = self._injected or onnx_session(self.path)
+        self._on_load(self._session)
+
+    def _on_load(self, session: InferenceSession) -> None:
+        """Read what the graph says about itself (sizes, normalisation) once it is loaded."""
+
+    def _unload(self) -> None:
+        self._session = None
+
+    def run_batched(self, blob: NDArray[np.float32]) -> NDArray[np.float32]:
+        """All faces in one run; graphs exported with a fixed batch of 1 take them one at a time."""
+        assert self._session is not None
+        inp = self._session.get_inputs()[0]
+        if isinstance(inp.shape[0], int) and inp.shape[0] == 1 and blob.shape[0] > 1:
+            rows = [self._session.run(None, {inp.name: blob[i : i + 1]})[0] for i in range(blob.shape[0])]
+            return np.concatenate(rows).astype(np.float32)
+        return np.asarray(self._session.run(None, {inp.name: blob})[0], dtype=np.float32)
+
+
+class OnnxEmbedder(OnnxFaceModel):
     """An ONNX graph taking aligned 112x112 faces, N x 3 x 112 x 112, returning N x D."""
 
     def __init__(
@@ -44,36 +74,22 @@ class OnnxEmbedder(LazyModel):
         std: float | None = None,
         session: InferenceSession | None = None,
     ) -> None:
-        super().__init__(ttl)
-        self.model_id, self.path = model_id, path
+        super().__init__(model_id, path, ttl, session)
         self.mean, self.std = mean, std
-        self._injected = session
-        self._session: InferenceSession | None = None
         self.dim = 0
 
-    def _load(self) -> None:
-        self._session = self._injected or onnx_session(self.path)
+    def _on_load(self, session: InferenceSession) -> None:
         if self.mean is None or self.std is None:
             self.mean, self.std = graph_normalisation(self.path)
-        self.dim = int(self._session.get_outputs()[0].shape[-1])
-
-    def _unload(self) -> None:
-        self._session = None
+        self.dim = int(session.get_outputs()[0].shape[-1])
 
     def embed(self, image: Image, faces: list[RawFace]) -> NDArray[np.float32]:
         self.ensure_loaded()
-        assert self._session is not None and self.mean is not None and self.std is not None
+        assert self.mean is not None and self.std is not None
         if not faces:
             return np.zeros((0, self.dim), dtype=np.float32)
         blob = to_blob([align(image, face) for face in faces], self.mean, self.std)
-        name = self._session.get_inputs()[0].name
-        batch_dim = self._session.get_inputs()[0].shape[0]
-        if isinstance(batch_dim, int) and batch_dim == 1 and len(faces) > 1:
-            rows = [self._session.run(None, {name: blob[i : i + 1]})[0] for i in range(len(faces))]
-            output = np.concatenate(rows)
-        else:
-            output = self._session.run(None, {name: blob})[0]
-        return l2_normalise(np.asarray(output, dtype=np.float32).reshape(len(faces), -1))
+        return l2_normalise(self.run_batched(blob).reshape(len(faces), -1))
 
 
 class DlibEmbedder(LazyModel):
