@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,19 @@ class AppContext:
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"shadowlens: {message}", err=True)
     sys.exit(code)
+
+
+def require_existing(paths: list[Path], given: bool, what: str) -> None:
+    """Exit 2 naming the first path that certainly does not exist; an unreadable one is left
+    for the walk to report."""
+    for path in paths:
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            hint = "" if given else " (set [library] folders in the config, or give a PATH)"
+            fail(f"no such {what}: {path}{hint}", EXIT_CONFIG)
+        except OSError:
+            continue
 
 
 def handle_errors(func: F) -> F:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.cli.context import AppContext, handle_errors, pass_app, require_existing
 from shadowlens.daemon.pipeline import AnalysisResult
 from shadowlens.daemon.scan import Scanner, ScanSummary
 from shadowlens.daemon.store.writer import Store
@@ -31,10 +30,7 @@ def scan(
 ) -> None:
     """Index photos under PATH... (default: the configured folders), recursively."""
     roots = list(paths) or list(app.config.library.paths)
-    missing = [p for p in roots if _missing(p)]
-    if missing:
-        hint = "" if paths else " (set [library] folders in the config, or give a PATH)"
-        fail(f"no such file or folder: {missing[0]}{hint}", 2)
+    require_existing(roots, given=bool(paths), what="file or folder")
     store = Store.open(app.index_path)
     try:
         scanner = Scanner(app.config, store, app.index_path)
@@ -44,17 +40,6 @@ def scan(
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     _print_summary(summary)
-
-
-def _missing(path: Path) -> bool:
-    """Only a path that certainly does not exist; an unreadable one is reported by the walk."""
-    try:
-        os.stat(path)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 def _run(scanner: Scanner, roots: list[Path], retry_errors: bool, workers: int | None) -> ScanSummary:

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
-from shadowlens.daemon.cli.scan import _missing
+from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app, require_existing
 from shadowlens.daemon.control import AlreadyRunning, DaemonLock, read_state, set_paused
 from shadowlens.daemon.store.queries import Reader
 from shadowlens.daemon.store.writer import Store
@@ -28,10 +27,7 @@ def watch(app: AppContext, paths: tuple[Path, ...], workers: int | None) -> None
     from shadowlens.daemon.service import Daemon
 
     folders = list(paths) or app.config.library.paths
-    missing = [p for p in folders if _missing(p)]
-    if missing:
-        hint = "" if paths else " (set [library] folders in the config, or give a PATH)"
-        fail(f"no such folder: {missing[0]}{hint}", 2)
+    require_existing(folders, given=bool(paths), what="folder")
     try:
         daemon = Daemon(app.config, app.index_path, app.paths.state_dir, folders, workers)
         raise SystemExit(daemon.run())
