@@ -115,6 +115,21 @@ class Corpus:
             self.copied += 1
         return dest
 
+    def place_variant(self, entry: Entry, dest: Path, variant: int) -> Path:
+        """A copy of ``entry`` whose bytes (so its content hash) differ but whose pixels do not: an
+        ISOBMFF ``free`` box at the end of a HEIF, or bytes after a JPEG's or PNG's end marker,
+        which decoders skip. Lets a row analyse more photos than the corpus has."""
+        data = (self.root / entry.path).read_bytes()
+        tag = f"shadowlens-bench-{variant}".encode()
+        if entry.format.upper() in {"HEIC", "HEIF", "AVIF"}:
+            data += (8 + len(tag)).to_bytes(4, "big") + b"free" + tag
+        else:
+            data += tag
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        self.copied += 1
+        return dest
+
     def warm(self, entries: list[Entry]) -> None:
         """Read files once so the first timed repetition does not also measure a cold disk."""
         for entry in entries:

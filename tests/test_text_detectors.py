@@ -90,6 +90,29 @@ def test_rendered_brand_phone_email_and_card_give_exactly_the_expected_findings(
 
 
 @pytest.mark.corpus
+def test_rendered_mrz_and_addresses_give_exactly_the_expected_findings(
+    ocr: OcrDetector, tmp_path: Path
+) -> None:
+    personal = PersonalDataDetector(DetectorSettings())
+    # ICAO 9303's specimen passport: every check digit is valid.
+    mrz = render(
+        tmp_path / "passport.jpg",
+        ["P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"],
+        size=26,
+    )
+    found = {p.label: p for p in of(run(mrz, ocr, personal), PiiFinding)}
+    assert set(found) == {"mrz", "date_of_birth"}
+    assert "ERIKSSON" not in found["mrz"].masked and "L898902" not in found["mrz"].masked
+    assert found["date_of_birth"].masked == "1974-**-**"
+    for name, lines in {
+        "uk.jpg": ["Jane Doe", "221B Baker Street", "London NW1 6XE"],
+        "us.jpg": ["John Smith", "1600 Pennsylvania Avenue NW", "Washington, DC 20500"],
+    }.items():
+        labels = [p.label for p in of(run(render(tmp_path / name, lines), ocr, personal), PiiFinding)]
+        assert labels == ["address"], (name, labels)
+
+
+@pytest.mark.corpus
 def test_common_word_brands_do_not_fire_on_ordinary_sentences(ocr: OcrDetector, tmp_path: Path) -> None:
     photo = render(
         tmp_path / "sentences.jpg",

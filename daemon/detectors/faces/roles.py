@@ -58,7 +58,13 @@ def build(registry: Registry, role: str, spec: ModelSpec, settings: Any, ttl: fl
                 spec.id, _pack_file(registry, spec, role), threshold, settings.detector_input, ttl
             )
         if engine == "opencv":
-            return YunetDetector(spec.id, registry.path(spec.id), settings.detector_threshold or 0.8, ttl)
+            return YunetDetector(
+                spec.id,
+                registry.path(spec.id),
+                settings.detector_threshold or 0.8,
+                settings.detector_input,
+                ttl,
+            )
         if engine == "dlib":
             return DlibHogDetector(spec.id, _optional(registry, "landmarks68"), settings.hog_upsample, ttl)
     if role == "embedder":

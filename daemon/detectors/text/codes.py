@@ -12,7 +12,7 @@ from shadowlens.daemon.findings import Finding
 
 
 class CodesSettings(DetectorSettings):
-    long_side: int = Field(default=2048, ge=320, le=8192)
+    long_side: int = Field(default=1600, ge=320, le=8192)
 
 
 class CodesDetector(Detector):
