@@ -113,6 +113,50 @@ class ModelsSettings(_Section):
         return [Path(os.path.expandvars(str(p))).expanduser() for p in paths]
 
 
+class ProfileSettings(_Section):
+    # Places: photos within this distance of each other form a place (haversine DBSCAN).
+    place_radius_m: float = Field(default=150.0, gt=0)
+    place_min_photos: int = Field(default=3, ge=2)
+    trip_min_km: float = Field(default=100.0, gt=0)
+    # How often the daemon refreshes the profile after new photos (it only rebuilds when
+    # something changed), and when it re-clusters all faces from scratch (local time, "HH:MM").
+    refresh_minutes: float = Field(default=2.0, gt=0)
+    recluster_at: str = Field(default="03:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # The weekly digest ("what your photos revealed this week"): ISO weekday (1 = Monday) and time.
+    digest_weekday: int = Field(default=7, ge=1, le=7)
+    digest_at: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ExposurePoints(_Section):
+    """Points per reason of the 0-100 exposure score (capped at 100). README lists them."""
+
+    gps: int = Field(default=15, ge=0, le=100)
+    gps_near_home: int = Field(default=25, ge=0, le=100, description="added to gps within 200 m of home")
+    child: int = Field(default=30, ge=0, le=100)
+    other_people: int = Field(default=10, ge=0, le=100)
+    identity_document: int = Field(
+        default=40, ge=0, le=100, description="ID, passport MRZ, card, boarding pass"
+    )
+    document: int = Field(default=15, ge=0, le=100)
+    personal_data: int = Field(default=25, ge=0, le=100)
+    nudity: int = Field(default=40, ge=0, le=100)
+    brands: int = Field(default=5, ge=0, le=100)
+    screenshot: int = Field(default=10, ge=0, le=100)
+
+
+class AlertSettings(_Section):
+    threshold: int = Field(default=60, ge=0, le=100)
+    desktop: bool = True
+    # A burst (a sync dump) becomes one summary: it ends after this long without a new alert...
+    quiet_seconds: float = Field(default=5.0, gt=0)
+    # ...or this long after its first alert, whichever comes first.
+    max_wait_seconds: float = Field(default=60.0, gt=0)
+    # Receives each notification as JSON on stdin (masked values only), e.g. "notify-send-wrapper".
+    hook: str | None = None
+    hook_timeout_seconds: float = Field(default=10.0, gt=0)
+    points: ExposurePoints = Field(default_factory=ExposurePoints)
+
+
 class Config(_Section):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
@@ -120,6 +164,8 @@ class Config(_Section):
     watch: WatchSettings = Field(default_factory=WatchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
+    profile: ProfileSettings = Field(default_factory=ProfileSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Not part of the file: where it was read from, for error messages.

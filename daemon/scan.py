@@ -32,6 +32,7 @@ class ScanSummary:
     new_errors: int = 0
     deleted: int = 0
     skipped: int = 0
+    alerts: int = 0
     seconds: float = 0.0
     problems: list[dict[str, str]] = field(default_factory=list)
 

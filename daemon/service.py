@@ -24,6 +24,7 @@ from shadowlens.daemon.control import DaemonLock, is_paused, on_battery
 from shadowlens.daemon.decode import has_image_magic, has_photo_extension
 from shadowlens.daemon.dispatcher import Dispatcher
 from shadowlens.daemon.pipeline import AnalysisResult, FileStat, analysis_signature
+from shadowlens.daemon.profile.jobs import ProfileJobs
 from shadowlens.daemon.registry import build_detectors
 from shadowlens.daemon.scan import Scanner
 from shadowlens.daemon.sdnotify import Notifier
@@ -65,6 +66,7 @@ class Daemon:
         self.last_photo: str | None = None
         self.paused = False
         self.watch_modes: dict[str, str] = {}
+        self.profile = ProfileJobs(self.store, config)
 
     # -- WatchSink: called from observer threads ---------------------------------------------
 
@@ -144,6 +146,8 @@ class Daemon:
         problem = (result.file_error or result.error) if result else None
         if problem:
             log.info("%s: %s", job.path, problem)
+        if state == DONE:
+            self.profile.photo_done(result)
 
     def rate_per_minute(self) -> float:
         now = time.monotonic()
@@ -196,6 +200,7 @@ class Daemon:
                 id="reconcile",
             )
             scheduler.add_job(self.queue.prune, "interval", hours=6, args=[timedelta(days=7)], id="prune")
+            self.profile.start(scheduler)
             scheduler.start()
             self.heartbeat()
             self.notifier.ready(f"watching {len(self.folders)} folder(s)")
@@ -207,6 +212,7 @@ class Daemon:
             scheduler.shutdown(wait=False)
             finished = self.dispatcher.drain(self.config.watch.stop_timeout_seconds)
             self.dispatcher.close()
+            self.profile.stop()
             self.queue.set_state(
                 "heartbeat", {"pid": None, "at": datetime.now(UTC).isoformat(), "stopped": True}
             )
@@ -235,6 +241,7 @@ class Daemon:
             if self.reconcile_event.is_set():
                 self.reconcile_event.clear()
                 self.reconcile()
+            self.profile.tick()
             due = self.settler.due()
             if due:
                 self.settled(due, "new")

@@ -40,7 +40,12 @@ def test_no_top_level_daemon_or_tui_package_is_installed(tmp_path: Path) -> None
     assert leaked == {}, f"installed as top-level packages: {leaked}"
 
 
-WRITERS = {Path("daemon/store/writer.py"), Path("daemon/store/queue.py"), Path("daemon/store/db.py")}
+WRITERS = {
+    Path("daemon/store/writer.py"),
+    Path("daemon/store/profile_writes.py"),
+    Path("daemon/store/queue.py"),
+    Path("daemon/store/db.py"),
+}
 _SQL_WRITE = re.compile(
     r"^\s*(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO)\b", re.IGNORECASE
 )
@@ -81,3 +86,16 @@ def test_built_in_detectors_register_through_entry_points() -> None:
 
     names = {ep.name for ep in entry_points(group="shadowlens.detectors")}
     assert {"metadata", "place"} <= names
+
+
+def test_every_package_is_listed_for_a_regular_install() -> None:
+    """The editable install finds any folder; a wheel only holds the packages pyproject lists."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {
+        "shadowlens." + ".".join(init.parent.relative_to(REPO).parts)
+        for top in ("daemon", "tui", "models", "migrations")
+        for init in (REPO / top).rglob("__init__.py")
+    }
+    assert found - listed == set()

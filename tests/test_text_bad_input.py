@@ -93,7 +93,12 @@ def test_damaged_and_garbage_codes(pipeline: Pipeline, tmp_path: Path) -> None:
     garbage.save(tmp_path / "garbage.png")
     codes = [f for f in analyse(pipeline, tmp_path / "garbage.png").findings if f.kind == "code"]
     # Binary payloads are reported as an unknown code, never parsed as Wi-Fi, a contact or a pass.
-    assert len(codes) == 1 and codes[0].attrs()["payload_type"] not in {"wifi", "contact", "boarding_pass", "url"}
+    assert len(codes) == 1 and codes[0].attrs()["payload_type"] not in {
+        "wifi",
+        "contact",
+        "boarding_pass",
+        "url",
+    }
 
 
 def test_text_regions_merge_neighbours_and_fall_back_to_the_whole_photo() -> None:

@@ -10,6 +10,7 @@ from shadowlens.daemon.cli.context import AppContext, setup_logging
 from shadowlens.daemon.cli.doctor import doctor
 from shadowlens.daemon.cli.models_cmd import models
 from shadowlens.daemon.cli.photos import photos, show
+from shadowlens.daemon.cli.profile_cmd import alerts, profile
 from shadowlens.daemon.cli.scan import scan
 from shadowlens.daemon.cli.service import service
 from shadowlens.daemon.cli.watch import pause, resume, status, watch
@@ -36,7 +37,7 @@ cli.add_command(scan)
 cli.add_command(photos)
 cli.add_command(show)
 cli.add_command(doctor)
-for command in (watch, status, pause, resume, service, models):
+for command in (watch, status, pause, resume, service, models, profile, alerts):
     cli.add_command(command)
 
 

@@ -12,7 +12,7 @@ from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_
 from shadowlens.daemon.store.queries import STATUSES, Reader
 
 
-def _reader(app: AppContext) -> Reader:
+def open_reader(app: AppContext) -> Reader:
     if not app.index_path.exists():
         fail(f"no index yet at {app.index_path}; run `shadowlens scan` first")
     return Reader.open(app.index_path)
@@ -25,7 +25,7 @@ def _reader(app: AppContext) -> Reader:
 @handle_errors
 def photos(app: AppContext, as_json: bool, status: str | None) -> None:
     """List indexed photos (one entry per file)."""
-    reader = _reader(app)
+    reader = open_reader(app)
     try:
         items = reader.photos(status)
     finally:
@@ -56,7 +56,7 @@ def _line(item: dict[str, Any]) -> str:
 @handle_errors
 def show(app: AppContext, path: Path, as_json: bool) -> None:
     """Everything the index knows about one photo."""
-    reader = _reader(app)
+    reader = open_reader(app)
     try:
         item = reader.photo(os.path.abspath(path))
     finally:
@@ -82,6 +82,8 @@ def show(app: AppContext, path: Path, as_json: bool) -> None:
             click.echo(f"{key:9} {_plain(item[key])}")
     if item["width"]:
         click.echo(f"{'size':9} {item['width']}x{item['height']}")
+    for reason in item["reasons"]:
+        click.echo(f"{'':9} +{reason['points']:<3} {reason['text']}")
     for other in item["other_paths"]:
         click.echo(f"{'same as':9} {other}")
     for finding in item["findings"]:

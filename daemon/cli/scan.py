@@ -35,11 +35,26 @@ def scan(
     try:
         scanner = Scanner(app.config, store, app.index_path)
         summary = _run(scanner, roots, retry_errors, workers)
+        summary.alerts = _update_profile(app, store, changed=bool(summary.indexed or summary.deleted))
     finally:
         store.close()
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     _print_summary(summary)
+
+
+def _update_profile(app: AppContext, store: Store, changed: bool) -> int:
+    """Persons, scores and the profile for what this scan analysed; alerts go out as one summary."""
+    from shadowlens.daemon.profile.jobs import ProfileJobs
+
+    jobs = ProfileJobs(store, app.config)
+    try:
+        raised = jobs.updater.catch_up(alert=True)
+        if not raised and changed:
+            jobs.updater.refresh(force=True)
+    finally:
+        jobs.stop()
+    return len(raised)
 
 
 def _run(scanner: Scanner, roots: list[Path], retry_errors: bool, workers: int | None) -> ScanSummary:
@@ -67,7 +82,8 @@ def _print_summary(summary: ScanSummary) -> None:
     click.echo(
         f"Scanned {summary.found} photos in {summary.seconds:.1f} s: {summary.indexed} indexed, "
         f"{summary.unchanged} unchanged, {summary.moved} moved or copied (matched by content), "
-        f"{summary.deleted} removed from the index, {summary.errors} errors, {summary.skipped} skipped.",
+        f"{summary.deleted} removed from the index, {summary.errors} errors, {summary.skipped} skipped"
+        + (f", {summary.alerts} risky (shadowlens alerts)." if summary.alerts else "."),
         err=True,
     )
     if summary.problems:

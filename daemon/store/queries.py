@@ -11,7 +11,19 @@ from pathlib import Path
 from typing import Any
 
 from shadowlens.daemon.store.db import make_engine
-from shadowlens.daemon.store.schema import DetectorRunRow, File, FindingRow, Job, Photo, ScanError
+from shadowlens.daemon.store.profile_writes import PROFILE_KEY
+from shadowlens.daemon.store.schema import (
+    Alert,
+    DaemonState,
+    DetectorRunRow,
+    Face,
+    File,
+    FindingRow,
+    Job,
+    Person,
+    Photo,
+    ScanError,
+)
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -74,6 +86,54 @@ class Reader:
             rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
             return {str(state): int(n) for state, n in rows}
 
+    def profile(self) -> dict[str, Any] | None:
+        """The last built profile (see ``shadowlens profile --json``), or None before the first."""
+        with Session(self.engine) as session:
+            row = session.get(DaemonState, PROFILE_KEY)
+            return dict(row.value) if row else None
+
+    def alerts(self, include_all: bool = False, limit: int | None = None) -> list[dict[str, Any]]:
+        """Newest first; only new ones unless ``include_all``. Reasons are masked by construction."""
+        with Session(self.engine) as session:
+            path = select(func.min(File.path)).where(File.photo_id == Alert.photo_id).scalar_subquery()
+            query = select(Alert, path).order_by(Alert.created_at.desc(), Alert.id.desc())
+            if not include_all:
+                query = query.where(Alert.state == "new")
+            if limit:
+                query = query.limit(limit)
+            return [
+                {
+                    "id": alert.id,
+                    "photo_id": alert.photo_id,
+                    "path": file_path,
+                    "score": alert.score,
+                    "reasons": alert.reasons,
+                    "state": alert.state,
+                    "created_at": alert.created_at.isoformat(timespec="seconds"),
+                    "notified_at": alert.notified_at.isoformat(timespec="seconds")
+                    if alert.notified_at
+                    else None,
+                }
+                for alert, file_path in session.execute(query)
+            ]
+
+    def persons(self) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Person).order_by(Person.photo_count.desc(), Person.id))
+            return [
+                {
+                    "id": p.id,
+                    "name": p.name,
+                    "engine": p.engine,
+                    "photo_count": p.photo_count,
+                    "face_count": p.face_count,
+                    "is_owner": p.is_owner,
+                    "is_child": p.child_override if p.child_override is not None else p.is_child,
+                    "cover_face_id": p.cover_face_id,
+                }
+                for p in rows
+            ]
+
     def scan_errors(self) -> list[dict[str, Any]]:
         with Session(self.engine) as session:
             rows = session.scalars(select(ScanError).order_by(ScanError.path))
@@ -86,18 +146,24 @@ def _findings_by_photo(session: Session, ids: list[int]) -> dict[int, list[dict[
     out: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        query = select(FindingRow).where(FindingRow.photo_id.in_(chunk)).order_by(FindingRow.id)
-        for f in session.scalars(query):
-            out[f.photo_id].append(
-                {
-                    "kind": f.kind,
-                    "label": f.label,
-                    "confidence": f.confidence,
-                    "bbox": f.bbox,
-                    "attrs": f.attrs,
-                    "detector": f.detector,
-                }
-            )
+        query = (
+            select(FindingRow, Face.person_id)
+            .outerjoin(Face, Face.finding_id == FindingRow.id)
+            .where(FindingRow.photo_id.in_(chunk))
+            .order_by(FindingRow.id)
+        )
+        for f, person_id in session.execute(query):
+            view = {
+                "kind": f.kind,
+                "label": f.label,
+                "confidence": f.confidence,
+                "bbox": f.bbox,
+                "attrs": f.attrs,
+                "detector": f.detector,
+            }
+            if f.kind == "face":
+                view["person_id"] = person_id
+            out[f.photo_id].append(view)
     return out
 
 
@@ -135,6 +201,8 @@ def _file_view(
         "place": place,
         "device": device,
         "exposure": photo.exposure if photo else None,
+        "reasons": (photo.exposure_reasons or []) if photo else [],
+        "marked_safe": photo.marked_safe if photo else False,
         "findings": findings.get(photo.id, []) if photo else [],
         "detector_errors": [
             {"detector": r.detector, "error": r.error}

@@ -27,7 +27,11 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[float]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON,
+        list[float]: JSON,
+        list[dict[str, Any]]: JSON,
+    }
 
 
 class Photo(Base):
@@ -53,6 +57,10 @@ class Photo(Base):
     device_make: Mapped[str | None]
     device_model: Mapped[str | None]
     exposure: Mapped[int | None] = mapped_column(index=True)
+    # [{"code": "gps_near_home", "points": 40, "text": "..."}], in plain words, masked values only.
+    exposure_reasons: Mapped[list[dict[str, Any]] | None]
+    # A user decision: "this photo is fine to share"; it raises no alert and sorts as safe.
+    marked_safe: Mapped[bool] = mapped_column(default=False, server_default=text("0"))
     analysed_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Set when the last file of this content disappears; the analysis is kept for a short grace
     # period so that a delete-then-create pair (a move the watcher saw in halves) is not re-analysed.
@@ -115,6 +123,42 @@ class Face(Base):
     person_id: Mapped[int | None] = mapped_column(index=True)
 
     photo: Mapped[Photo] = relationship()
+
+
+class Person(Base):
+    """A cluster of faces of one embedding engine. Names, owner and child marks set by the user
+    survive re-clustering (the new cluster that holds most of a person's faces keeps its id)."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    engine: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str | None]
+    # None: not decided by the user; the profile then takes the person who appears most.
+    is_owner: Mapped[bool | None]
+    # Estimated from the faces' ages; child_override is the user's word and wins.
+    is_child: Mapped[bool] = mapped_column(default=False)
+    child_override: Mapped[bool | None]
+    face_count: Mapped[int] = mapped_column(default=0)
+    photo_count: Mapped[int] = mapped_column(default=0)
+    cover_face_id: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Alert(Base):
+    """A risky photo the user was (or will be) told about: new, seen or dismissed."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
+    score: Mapped[int]
+    reasons: Mapped[list[dict[str, Any]]]
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    notified_at: Mapped[datetime | None]
 
 
 class DetectorRunRow(Base):

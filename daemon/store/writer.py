@@ -13,6 +13,7 @@ from typing import Any, cast
 from shadowlens.daemon.findings import DeviceFinding, Finding, GpsFinding, PlaceFinding, TimeFinding, first_of
 from shadowlens.daemon.pipeline import AnalysisResult, FileStat
 from shadowlens.daemon.store.db import open_index
+from shadowlens.daemon.store.profile_writes import ProfileWrites
 from shadowlens.daemon.store.schema import DetectorRunRow, Face, File, FindingRow, Photo, ScanError, utcnow
 from sqlalchemy import CursorResult, Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -46,6 +47,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def profile(self) -> ProfileWrites:
+        """Persons, exposure scores, alerts and the user's decisions about them."""
+        return ProfileWrites(self)
 
     # -- reads the writer itself needs -------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Alerts on risky new photos: batching, desktop notifications over D-Bus, and a hook command."""

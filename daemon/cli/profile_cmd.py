@@ -1,0 +1,112 @@
+"""``shadowlens profile`` and ``shadowlens alerts``: what the photos reveal, and the risky ones."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.cli.photos import open_reader
+from shadowlens.daemon.store.writer import Store
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the whole profile as JSON on stdout.")
+@click.option("--refresh", is_flag=True, help="Rebuild it now rather than show the last one built.")
+@pass_app
+@handle_errors
+def profile(app: AppContext, as_json: bool, refresh: bool) -> None:
+    """The shadow profile a marketer would build from your photos."""
+    reader = open_reader(app)
+    try:
+        snapshot = reader.profile()
+    finally:
+        reader.close()
+    if snapshot is None or refresh:
+        snapshot = rebuild(app)
+    if as_json:
+        click.echo(json.dumps(snapshot, indent=1, ensure_ascii=False))
+        return
+    _print_profile(snapshot)
+
+
+def rebuild(app: AppContext) -> dict[str, Any]:
+    from shadowlens.daemon.profile.updater import ProfileUpdater
+
+    store = Store.open(app.index_path)
+    try:
+        updater = ProfileUpdater(store, app.config)
+        updater.catch_up(alert=False)
+        return updater.refresh(force=True) or {}
+    finally:
+        store.close()
+
+
+def _print_profile(p: dict[str, Any]) -> None:
+    echo = click.echo
+    echo(f"What your {p['photo_count']} photos tell a marketer (built {p['built_at']}):")
+    for sentence in p["statements"] + [s["sentence"] for s in p["segments"]]:
+        echo(f"  - {sentence}")
+    owner = p.get("owner")
+    if owner:
+        echo(
+            f"\nYou: person {owner['person_id']} ({owner.get('name') or 'unnamed'}), {owner['photo_count']} photos"
+        )
+    if p["people"]:
+        echo("\nPeople:")
+        for person in p["people"][:10]:
+            child = ", child" if person["is_child"] else ""
+            name = person["name"] or f"person {person['id']}"
+            echo(f"  {name:24} {person['photo_count']:5} photos{child}")
+    if p["places"]:
+        echo("\nPlaces:")
+        for place in p["places"][:10]:
+            where = ", ".join(x for x in (place.get("city"), place.get("country_code")) if x)
+            echo(f"  {place['label']:9} {where:28} {place['photo_count']:5} photos")
+    if p["brands"]:
+        echo("\nBrands:")
+        for brand in p["brands"][:10]:
+            echo(f"  {brand['name']:24} {brand['category']:12} {brand['photo_count']:5} photos")
+    if p["segments"]:
+        echo("\nSegments a marketer would sell you in:")
+        for segment in p["segments"]:
+            echo(f"  {segment['title']:32} confidence {segment['confidence']:.2f}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the alerts as JSON on stdout.")
+@click.option("--all", "include_all", is_flag=True, help="Include seen and dismissed alerts.")
+@click.option("--seen", "seen", multiple=True, type=int, metavar="ID", help="Mark alert ID as seen.")
+@click.option("--dismiss", multiple=True, type=int, metavar="ID", help="Dismiss alert ID.")
+@pass_app
+@handle_errors
+def alerts(
+    app: AppContext, as_json: bool, include_all: bool, seen: tuple[int, ...], dismiss: tuple[int, ...]
+) -> None:
+    """Risky photos: exposure at or over the alert threshold."""
+    if seen or dismiss:
+        store = Store.open(app.index_path)
+        try:
+            changed = store.profile.set_alert_state(seen, "seen") + store.profile.set_alert_state(
+                dismiss, "dismissed"
+            )
+        finally:
+            store.close()
+        if changed != len(set(seen) | set(dismiss)):
+            fail("some of those alert ids do not exist; see `shadowlens alerts --all`")
+        return
+    reader = open_reader(app)
+    try:
+        items = reader.alerts(include_all)
+    finally:
+        reader.close()
+    if as_json:
+        click.echo(json.dumps(items, indent=1, ensure_ascii=False))
+        return
+    for item in items:
+        reasons = "; ".join(r["text"] for r in item["reasons"])
+        echo_state = "" if item["state"] == "new" else f" [{item['state']}]"
+        click.echo(f"#{item['id']:<5} {item['score']:3}/100 {item['path']}{echo_state}\n        {reasons}")
+    if not items:
+        click.echo("No " + ("" if include_all else "new ") + "alerts.", err=True)

@@ -1,0 +1,170 @@
+"""Assembles the shadow profile from PhotoFacts and the persons table: one pure function.
+
+Each part comes from its own small module (places, habits, taste, segments); a part whose
+findings are missing (no GPS, no faces, a detector turned off) is simply empty.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shadowlens.daemon.config import ProfileSettings
+from shadowlens.daemon.profile.facts import PhotoFacts
+from shadowlens.daemon.profile.habits import habits
+from shadowlens.daemon.profile.places import Place, Trip, cluster_places, find_trips, nearest_place
+from shadowlens.daemon.profile.segments import SegmentContext, evaluate, load_rules
+from shadowlens.daemon.profile.taste import brand_affinity, category_counts, mood, parent_counts
+
+MAX_SEEN_WITH = 10
+PLACE_MATCH_M = 300.0
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    id: int
+    name: str | None
+    is_owner: bool | None
+    is_child: bool
+    child_override: bool | None
+    photo_count: int
+    face_count: int
+    engine: str
+
+    @property
+    def child(self) -> bool:
+        return self.child_override if self.child_override is not None else self.is_child
+
+
+def choose_owner(persons: Sequence[PersonRecord]) -> tuple[PersonRecord | None, str]:
+    """The user's choice, else the person who appears most (the phone's owner takes the selfies)."""
+    chosen = [p for p in persons if p.is_owner]
+    if chosen:
+        return chosen[0], "user"
+    ranked = sorted((p for p in persons if not p.child), key=lambda p: (-p.photo_count, p.id))
+    return (ranked[0], "most photos") if ranked and ranked[0].photo_count >= 2 else (None, "unknown")
+
+
+def build_profile(
+    facts: Sequence[PhotoFacts], persons: Sequence[PersonRecord], settings: ProfileSettings, now: datetime
+) -> dict[str, Any]:
+    owner, owner_source = choose_owner(persons)
+    owner_id = owner.id if owner else None
+    places = cluster_places(facts, settings.place_radius_m, settings.place_min_photos)
+    home = next((p for p in places if p.label == "home"), None)
+    trips = find_trips(facts, home, settings.trip_min_km)
+    trip_ids = frozenset(i for t in trips for i in t.photo_ids)
+    # A spot visited only during one trip is that trip, not a place the user frequents.
+    places = [p for p in places if p.label != "frequent" or not set(p.photo_ids) <= trip_ids]
+
+    def place_of(photo: PhotoFacts) -> str | None:
+        if photo.photo_id in trip_ids:
+            return "trip"
+        if photo.lat is None or photo.lon is None:
+            return None
+        match = nearest_place(places, photo.lat, photo.lon, PLACE_MATCH_M)
+        return match.label if match else (photo.city or None)
+
+    paths = {f.photo_id: f.path for f in facts}
+    affinities = brand_affinity(facts, owner_id, now)
+    segments = evaluate(facts, load_rules(), SegmentContext(owner_id, trip_ids, place_of))
+    return {
+        "built_at": now.isoformat(timespec="seconds"),
+        "photo_count": len(facts),
+        "owner": _owner_view(owner, owner_source),
+        "people": _people(facts, persons, owner_id),
+        "places": [p.as_dict() for p in places] + [t.as_dict() for t in trips],
+        "brands": [a.as_dict() for a in affinities],
+        "categories": category_counts(affinities),
+        "parents": parent_counts(affinities),
+        "mood": mood(facts, owner_id, place_of).as_dict(),
+        "habits": habits(facts).as_dict(),
+        "segments": [s.as_dict(lambda i: paths.get(i, "")) for s in segments],
+        "home": {"lat": home.lat, "lon": home.lon} if home else None,
+        "child_persons": sorted(p.id for p in persons if p.child),
+        "adult_persons": sorted(p.id for p in persons if p.child_override is False),
+        "statements": _statements(facts, places, trips, segments_count=len(segments)),
+    }
+
+
+def _owner_view(owner: PersonRecord | None, source: str) -> dict[str, Any] | None:
+    if owner is None:
+        return None
+    return {"person_id": owner.id, "name": owner.name, "photo_count": owner.photo_count, "source": source}
+
+
+def _people(
+    facts: Sequence[PhotoFacts], persons: Sequence[PersonRecord], owner: int | None
+) -> list[dict[str, Any]]:
+    together: dict[int, Counter[int]] = {p.id: Counter() for p in persons}
+    cities: dict[tuple[int, int], Counter[str]] = {}
+    spans: dict[tuple[int, int], list[datetime]] = {}
+    for photo in facts:
+        present = sorted({f.person_id for f in photo.faces if f.person_id is not None})
+        for a in present:
+            for b in present:
+                if a == b or a not in together:
+                    continue
+                together[a][b] += 1
+                if photo.city:
+                    cities.setdefault((a, b), Counter())[photo.city] += 1
+                if photo.taken_at:
+                    span = spans.setdefault((a, b), [photo.taken_at, photo.taken_at])
+                    span[0], span[1] = min(span[0], photo.taken_at), max(span[1], photo.taken_at)
+    names = {p.id: p.name for p in persons}
+    people = []
+    for person in sorted(persons, key=lambda p: (-p.photo_count, p.id)):
+        seen_with = []
+        for other, count in together[person.id].most_common(MAX_SEEN_WITH):
+            when = spans.get((person.id, other))
+            seen_with.append(
+                {
+                    "person_id": other,
+                    "name": names.get(other),
+                    "photos": count,
+                    "places": [c for c, _ in cities.get((person.id, other), Counter()).most_common(3)],
+                    "first": when[0].isoformat() if when else None,
+                    "last": when[1].isoformat() if when else None,
+                }
+            )
+        people.append(
+            {
+                "id": person.id,
+                "name": person.name,
+                "photo_count": person.photo_count,
+                "face_count": person.face_count,
+                "is_child": person.child,
+                "is_owner": person.id == owner,
+                "engine": person.engine,
+                "seen_with": seen_with,
+            }
+        )
+    return people
+
+
+def _statements(
+    facts: Sequence[PhotoFacts], places: Sequence[Place], trips: Sequence[Trip], segments_count: int
+) -> list[str]:
+    """Plain sentences of what the library gives away, for the profile screen and the digest."""
+    said = []
+    home = next((p for p in places if p.label == "home"), None)
+    work = next((p for p in places if p.label == "work"), None)
+    if home:
+        where = f" in {home.city}" if home.city else ""
+        said.append(
+            f"You probably live{where}: {home.photo_count} photos taken at one place at night or weekends"
+        )
+    if work:
+        where = f" in {work.city}" if work.city else ""
+        said.append(
+            f"You probably work{where}: {work.weekday_daytime} photos on weekday daytimes at one place"
+        )
+    if trips:
+        said.append(f"You travel: {len(trips)} trips, {sum(t.days for t in trips)} days away from home")
+    located = sum(1 for f in facts if f.has_gps)
+    if located:
+        said.append(f"{located} of {len(facts)} photos carry a GPS location")
+    return said

@@ -1,0 +1,221 @@
+"""Marketing segments ("drinks alcohol", "has children"): rules read from daemon/data/segments.toml.
+
+The rules are data so that a reader can see, and change, exactly why the profile puts them in a
+segment. This module only loads and checks them, then counts the photos that match each rule.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from shadowlens.daemon.profile.facts import CHILD_AGE, PhotoFacts
+from shadowlens.daemon.profile.taste import newest_first
+
+RULES = Path(__file__).resolve().parents[1] / "data" / "segments.toml"
+LIST_SIGNALS = frozenset({"brand_category", "brand", "object", "scene", "code", "place_label"})
+FLAG_SIGNALS = frozenset({"child_face", "trip", "night"})
+SEGMENT_KEYS = frozenset({"title", "sentence", "signals", "saturation", "min_photos", "min_share"})
+NIGHT_HOURS = range(0, 5)  # 00:00 to 04:59
+MAX_EVIDENCE = 50
+DEFAULT_SATURATION = 10.0
+DEFAULT_MIN_PHOTOS = 2
+# 1 - exp(-K) = 0.9: confidence reaches 0.9 when the evidence count equals the rule's saturation
+K = math.log(10)
+
+
+def _no_place(_: PhotoFacts) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Signal:
+    kind: str
+    values: frozenset[str] = frozenset()  # casefolded; empty for the true/false flags
+
+
+@dataclass(frozen=True)
+class SegmentRule:
+    name: str
+    title: str
+    sentence: str  # with a {count} placeholder
+    signals: tuple[Signal, ...]
+    saturation: float = DEFAULT_SATURATION
+    min_photos: int = DEFAULT_MIN_PHOTOS
+    min_share: float | None = None
+
+
+@dataclass(frozen=True)
+class SegmentContext:
+    owner: int | None
+    trip_photo_ids: frozenset[int] = frozenset()
+    place_of: Callable[[PhotoFacts], str | None] = _no_place
+
+
+@dataclass
+class Segment:
+    name: str
+    title: str
+    sentence: str
+    confidence: float
+    evidence: list[int]
+
+    def as_dict(self, path_of: Callable[[int], str]) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "sentence": self.sentence,
+            "confidence": self.confidence,
+            "evidence": [path_of(photo_id) for photo_id in self.evidence],
+        }
+
+
+class _Malformed(Exception):
+    """A problem at one spot of the file; load_rules turns it into the one-line ValueError."""
+
+    def __init__(self, where: str, problem: str) -> None:
+        super().__init__(f"{where}: {problem}")
+
+
+def _signal(where: str, raw: object) -> Signal:
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise _Malformed(where, "a signal must be a table with exactly one key, e.g. { object = ['dog'] }")
+    [(kind, value)] = raw.items()
+    if kind in FLAG_SIGNALS:
+        if value is not True:
+            raise _Malformed(where, f"signal '{kind}' must be true")
+        return Signal(kind)
+    if kind in LIST_SIGNALS:
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise _Malformed(where, f"signal '{kind}' must be a non-empty list of names")
+        return Signal(kind, frozenset(v.casefold() for v in value))
+    raise _Malformed(where, f"unknown signal '{kind}'")
+
+
+def _float(where: str, raw: dict[str, object], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Malformed(f"{where}.{key}", "must be a number")
+    return float(value)
+
+
+def _int(where: str, raw: dict[str, object], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Malformed(f"{where}.{key}", "must be a whole number")
+    return value
+
+
+def _rule(name: str, raw: object) -> SegmentRule:
+    where = f"segments.{name}"
+    if not isinstance(raw, dict):
+        raise _Malformed(where, "must be a table")
+    unknown = sorted(set(raw) - SEGMENT_KEYS)
+    if unknown:
+        raise _Malformed(where, f"unknown key '{unknown[0]}'")
+    for key in ("title", "sentence"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise _Malformed(f"{where}.{key}", "must be a non-empty string")
+    try:
+        raw["sentence"].format(count=0)
+    except (KeyError, IndexError, ValueError, AttributeError, TypeError):
+        raise _Malformed(f"{where}.sentence", "the only placeholder allowed is {count}") from None
+    signals = raw.get("signals")
+    if not isinstance(signals, list) or not signals:
+        raise _Malformed(f"{where}.signals", "missing: a non-empty list of signals is required")
+    saturation = _float(where, raw, "saturation", DEFAULT_SATURATION)
+    if saturation <= 0:
+        raise _Malformed(f"{where}.saturation", "must be greater than 0")
+    min_photos = _int(where, raw, "min_photos", DEFAULT_MIN_PHOTOS)
+    if min_photos < 1:
+        raise _Malformed(f"{where}.min_photos", "must be at least 1")
+    min_share = _float(where, raw, "min_share", 0.0) if "min_share" in raw else None
+    if min_share is not None and not 0 <= min_share <= 1:
+        raise _Malformed(f"{where}.min_share", "must be between 0 and 1")
+    return SegmentRule(
+        name=name,
+        title=raw["title"].strip(),
+        sentence=raw["sentence"].strip(),
+        signals=tuple(_signal(f"{where}.signals[{i}]", s) for i, s in enumerate(signals)),
+        saturation=saturation,
+        min_photos=min_photos,
+        min_share=min_share,
+    )
+
+
+def load_rules(path: Path | None = None) -> list[SegmentRule]:
+    """The rules in `path` (default: the packaged segments.toml); ValueError with one line if malformed."""
+    path = path or RULES
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+        segments = document.get("segments")
+        if not isinstance(segments, dict) or not segments:
+            raise _Malformed("segments", "missing: the file needs at least one [segments.<name>] table")
+        return [_rule(name, raw) for name, raw in segments.items()]
+    except (_Malformed, tomllib.TOMLDecodeError) as error:
+        raise ValueError(f"{path.name}: {error}") from None
+
+
+def _matches(signal: Signal, photo: PhotoFacts, context: SegmentContext) -> bool:
+    if signal.kind == "child_face":
+        # the owner is never their own child, even when the age model guesses them young
+        return any(
+            face.age is not None
+            and face.age < CHILD_AGE
+            and (context.owner is None or face.person_id != context.owner)
+            for face in photo.faces
+        )
+    if signal.kind == "trip":
+        return photo.photo_id in context.trip_photo_ids
+    if signal.kind == "night":
+        return photo.taken_at is not None and photo.taken_at.hour in NIGHT_HOURS
+    if signal.kind == "place_label":
+        place = context.place_of(photo)
+        return place is not None and place.casefold() in signal.values
+    names = {
+        "brand_category": [hit.category for hit in photo.brands],
+        "brand": [hit.name for hit in photo.brands],
+        "object": photo.objects,
+        "scene": photo.scenes,
+        "code": photo.codes,
+    }[signal.kind]
+    return any(name.casefold() in signal.values for name in names)
+
+
+def confidence(evidence_count: int, rule: SegmentRule) -> float:
+    """0 below min_photos; then 1 - exp(-ln(10) * n / saturation), so n = saturation gives 0.9."""
+    if evidence_count < rule.min_photos:
+        return 0.0
+    return round(1 - math.exp(-K * evidence_count / rule.saturation), 2)
+
+
+def evaluate(
+    photos: Sequence[PhotoFacts], rules: Sequence[SegmentRule], context: SegmentContext
+) -> list[Segment]:
+    """The segments the photos put the owner in, highest confidence first (ties by name)."""
+    dated = sum(photo.taken_at is not None for photo in photos)
+    segments = []
+    for rule in rules:
+        evidence = [p for p in photos if any(_matches(s, p, context) for s in rule.signals)]
+        # the epsilon keeps an exact share (6 of 40 at 0.15) from failing on float rounding
+        if rule.min_share is not None and len(evidence) < rule.min_share * dated - 1e-9:
+            continue  # a habit needs to be a real share of the library, not a few late parties
+        score = confidence(len(evidence), rule)
+        if score <= 0:
+            continue
+        evidence = newest_first(evidence)
+        segments.append(
+            Segment(
+                name=rule.name,
+                title=rule.title,
+                sentence=rule.sentence.format(count=len(evidence)),
+                confidence=score,
+                evidence=[p.photo_id for p in evidence[:MAX_EVIDENCE]],
+            )
+        )
+    segments.sort(key=lambda s: (-s.confidence, s.name))
+    return segments
