@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.pipeline import AnalysisResult
+from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.store.queue import Claimed, JobQueue
 from shadowlens.daemon.workers import CRASH_MESSAGE, _work, start_pool
 

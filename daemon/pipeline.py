@@ -6,66 +6,21 @@ and returns results; the store's single writer persists them.
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.decode import VERIFY_SIDE, DecodeError, open_photo, sha256_file
 from shadowlens.daemon.detectors.base import Detector, PhotoContext
 from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.results import AnalysisResult, DetectorRun, FileStat
 
 KnownLookup = Callable[[str], str | None]
 """Maps a sha256 to the analysis signature stored for it, or None when it is new."""
-
-
-@dataclass(frozen=True)
-class FileStat:
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
-
-    @classmethod
-    def of(cls, path: Path) -> FileStat:
-        st = os.stat(path)
-        return cls(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
-
-
-@dataclass
-class DetectorRun:
-    detector: str
-    version: str
-    findings: list[Finding] = field(default_factory=list)
-    error: str | None = None
-    seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class AnalysisResult:
-    """What happened to one file. ``linked`` means its content was already analysed."""
-
-    path: str
-    stat: FileStat | None = None
-    sha256: str | None = None
-    linked: bool = False
-    format: str | None = None
-    width: int | None = None
-    height: int | None = None
-    error: str | None = None
-    file_error: str | None = None
-    runs: list[DetectorRun] = field(default_factory=list)
-    signature: str = ""
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for run in self.runs for f in run.findings]
 
 
 class DetectorTimeout(Exception):

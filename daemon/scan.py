@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.pipeline import AnalysisResult, FileStat, analysis_signature
+from shadowlens.daemon.pipeline import analysis_signature
 from shadowlens.daemon.registry import build_detectors
+from shadowlens.daemon.results import AnalysisResult, FileStat
 from shadowlens.daemon.store.writer import ERROR, PENDING, KnownFile, Store
 from shadowlens.daemon.walk import WalkResult, walk
 from shadowlens.daemon.workers import analyse_paths

@@ -23,9 +23,10 @@ from shadowlens.daemon.config import Config
 from shadowlens.daemon.control import DaemonLock, is_paused, on_battery
 from shadowlens.daemon.decode import has_image_magic, has_photo_extension
 from shadowlens.daemon.dispatcher import Dispatcher
-from shadowlens.daemon.pipeline import AnalysisResult, FileStat, analysis_signature
+from shadowlens.daemon.pipeline import analysis_signature
 from shadowlens.daemon.profile.jobs import ProfileJobs
 from shadowlens.daemon.registry import build_detectors
+from shadowlens.daemon.results import AnalysisResult, FileStat
 from shadowlens.daemon.scan import Scanner
 from shadowlens.daemon.sdnotify import Notifier
 from shadowlens.daemon.store.queue import DONE, Claimed, JobQueue

@@ -18,8 +18,9 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.pipeline import AnalysisResult, KnownLookup, Pipeline
+from shadowlens.daemon.pipeline import KnownLookup, Pipeline
 from shadowlens.daemon.registry import build_detectors
+from shadowlens.daemon.results import AnalysisResult
 from shadowlens.models.sessions import WORKERS_ENV
 
 _pipeline: Pipeline | None = None

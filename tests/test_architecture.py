@@ -99,3 +99,17 @@ def test_every_package_is_listed_for_a_regular_install() -> None:
         for init in (REPO / top).rglob("__init__.py")
     }
     assert found - listed == set()
+
+
+def test_the_tui_never_imports_detector_or_watcher_code() -> None:
+    code = (
+        "import sys, pkgutil, importlib, shadowlens.tui, shadowlens.tui.screens;"
+        "[importlib.import_module(m.name) for p in (shadowlens.tui, shadowlens.tui.screens)"
+        " for m in pkgutil.iter_modules(p.__path__, p.__name__ + '.')];"
+        "bad = sorted(m for m in sys.modules if m.startswith(('shadowlens.daemon.detectors', "
+        "'shadowlens.daemon.watcher', 'shadowlens.daemon.pipeline', 'shadowlens.daemon.service', "
+        "'shadowlens.daemon.workers', 'watchdog', 'onnxruntime', 'insightface', 'rapidocr')));"
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"the TUI imported engine modules: {proc.stdout}{proc.stderr}"

@@ -12,7 +12,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from shadowlens.daemon.pipeline import AnalysisResult, FileStat
+from shadowlens.daemon.results import AnalysisResult, FileStat
 from shadowlens.daemon.store.db import (
     IndexError_,
     alembic_config,

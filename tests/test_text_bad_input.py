@@ -14,8 +14,9 @@ import pytest
 from PIL import Image, ImageDraw
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.detectors.text.ocr import text_regions
-from shadowlens.daemon.pipeline import AnalysisResult, Pipeline
+from shadowlens.daemon.pipeline import Pipeline
 from shadowlens.daemon.registry import build_detectors
+from shadowlens.daemon.results import AnalysisResult
 
 from tests.conftest import corpus_or_skip
 

@@ -1,1 +1,1 @@
-"""placeholder"""
+"""The Textual TUI: it reads the index and writes only the user's decisions."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 from shadowlens.daemon.cli.context import AppContext, handle_errors, pass_app, require_existing
-from shadowlens.daemon.pipeline import AnalysisResult
+from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.scan import Scanner, ScanSummary
 from shadowlens.daemon.store.writer import Store
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import click
 from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app, require_existing
-from shadowlens.daemon.control import AlreadyRunning, DaemonLock, read_state, set_paused
-from shadowlens.daemon.store.queries import Reader
+from shadowlens.daemon.control import AlreadyRunning, DaemonLock, set_paused
+from shadowlens.daemon.status import daemon_status
 from shadowlens.daemon.store.writer import Store
-from sqlalchemy.orm import Session
 
 
 @click.command()
@@ -36,33 +35,7 @@ def watch(app: AppContext, paths: tuple[Path, ...], workers: int | None) -> None
 
 
 def collect_status(app: AppContext) -> dict[str, Any]:
-    pid = DaemonLock(app.paths.state_dir).holder()
-    status: dict[str, Any] = {"running": pid is not None, "pid": pid, "index": str(app.index_path)}
-    if not app.index_path.exists():
-        return {**status, "indexed": 0, "errors": 0, "pending": 0, "queued": 0, "paused": False}
-    reader = Reader.open(app.index_path)
-    try:
-        counts = reader.counts()
-        with Session(reader.engine) as session:
-            beat = read_state(session, "heartbeat") or {}
-            paused = read_state(session, "paused") or {}
-        queue = reader.job_counts()
-    finally:
-        reader.close()
-    status.update(
-        indexed=counts["indexed"],
-        errors=counts["error"],
-        pending=counts["pending"],
-        queued=queue.get("queued", 0),
-        running_jobs=queue.get("running", 0),
-        parked=queue.get("parked", 0),
-        paused=bool(paused.get("paused")),
-        rate_per_minute=beat.get("rate_per_minute") if pid else None,
-        last_photo=beat.get("last_photo"),
-        heartbeat_at=beat.get("at"),
-        folders=beat.get("folders"),
-    )
-    return status
+    return daemon_status(app.paths.state_dir, app.index_path)
 
 
 @click.command()

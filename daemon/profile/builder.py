@@ -15,12 +15,11 @@ from typing import Any
 from shadowlens.daemon.config import ProfileSettings
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habits import habits
-from shadowlens.daemon.profile.places import Place, Trip, cluster_places, find_trips, nearest_place
+from shadowlens.daemon.profile.places import Place, Trip, cluster_places, find_trips
 from shadowlens.daemon.profile.segments import SegmentContext, evaluate, load_rules
 from shadowlens.daemon.profile.taste import brand_affinity, category_counts, mood, parent_counts
 
 MAX_SEEN_WITH = 10
-PLACE_MATCH_M = 300.0
 
 
 @dataclass(frozen=True)
@@ -60,13 +59,20 @@ def build_profile(
     # A spot visited only during one trip is that trip, not a place the user frequents.
     places = [p for p in places if p.label != "frequent" or not set(p.photo_ids) <= trip_ids]
 
-    def place_of(photo: PhotoFacts) -> str | None:
+    # Each photo's place, worked out once: mood and segments ask for every photo, and a
+    # nearest-place search per call was most of a 100,000-photo rebuild.
+    member_of = {photo_id: p.label for p in places for photo_id in p.photo_ids}
+    labels: dict[int, str | None] = {}
+    for photo in facts:
         if photo.photo_id in trip_ids:
-            return "trip"
-        if photo.lat is None or photo.lon is None:
-            return None
-        match = nearest_place(places, photo.lat, photo.lon, PLACE_MATCH_M)
-        return match.label if match else (photo.city or None)
+            labels[photo.photo_id] = "trip"
+        elif photo.lat is not None and photo.lon is not None:
+            labels[photo.photo_id] = member_of.get(photo.photo_id) or photo.city or None
+        else:
+            labels[photo.photo_id] = None
+
+    def place_of(photo: PhotoFacts) -> str | None:
+        return labels.get(photo.photo_id)
 
     paths = {f.photo_id: f.path for f in facts}
     affinities = brand_affinity(facts, owner_id, now)

@@ -82,8 +82,12 @@ def _reasons(photo: PhotoFacts, context: ExposureContext, points: ExposurePoints
     if children:
         reasons.append(Reason("child", points.child, _count(children, "a child's face", "children's faces")))
     if others:
-        who = "person other than you" if context.owner is not None else "person"
-        reasons.append(Reason("other_people", points.other_people, _count(others, f"a {who}", f"{who}s")))
+        one, many = (
+            ("person other than you", "people other than you")
+            if context.owner is not None
+            else ("person", "people")
+        )
+        reasons.append(Reason("other_people", points.other_people, _count(others, f"a {one}", many)))
     identity = sorted({p for p in photo.pii if p in IDENTITY_PII})
     if "id_card" in photo.scenes:
         identity.insert(0, "id_card")

@@ -15,8 +15,8 @@ from apscheduler.schedulers.base import BaseScheduler
 from shadowlens.daemon.alerts.batching import Notification
 from shadowlens.daemon.alerts.delivery import AlertDelivery
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.pipeline import AnalysisResult
 from shadowlens.daemon.profile.updater import ProfileUpdater
+from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.store.schema import Alert, DaemonState, Photo
 from shadowlens.daemon.store.writer import Store
 from sqlalchemy import func, select

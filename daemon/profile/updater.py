@@ -157,6 +157,7 @@ class ProfileUpdater:
         if not (self.dirty or force):
             return None
         started = time.perf_counter()
+        self.store.profile.refresh_persons()
         with self.store.transaction() as session:
             facts = load_facts(session)
             persons = [_record(p) for p in session.scalars(select(Person))]

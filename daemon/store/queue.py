@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from shadowlens.daemon.pipeline import AnalysisResult
+from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.store.schema import DaemonState, File, Job, utcnow
 from shadowlens.daemon.store.writer import ERROR, PENDING, Store, remove_files
 from sqlalchemy import delete, func, select, update

@@ -49,9 +49,9 @@ class Photo(Base):
     # Denormalised from findings so that lists of 100,000 photos sort and filter fast.
     taken_at: Mapped[str | None] = mapped_column(index=True)
     taken_utc: Mapped[str | None]
-    lat: Mapped[float | None]
+    lat: Mapped[float | None] = mapped_column(index=True)
     lon: Mapped[float | None]
-    city: Mapped[str | None]
+    city: Mapped[str | None] = mapped_column(index=True)
     admin: Mapped[str | None]
     country_code: Mapped[str | None] = mapped_column(String(2))
     device_make: Mapped[str | None]
@@ -140,7 +140,7 @@ class Person(Base):
     is_child: Mapped[bool] = mapped_column(default=False)
     child_override: Mapped[bool | None]
     face_count: Mapped[int] = mapped_column(default=0)
-    photo_count: Mapped[int] = mapped_column(default=0)
+    photo_count: Mapped[int] = mapped_column(default=0, index=True)
     cover_face_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

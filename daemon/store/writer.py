@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from shadowlens.daemon.findings import DeviceFinding, Finding, GpsFinding, PlaceFinding, TimeFinding, first_of
-from shadowlens.daemon.pipeline import AnalysisResult, FileStat
+from shadowlens.daemon.results import AnalysisResult, FileStat
 from shadowlens.daemon.store.db import open_index
 from shadowlens.daemon.store.profile_writes import ProfileWrites
 from shadowlens.daemon.store.schema import DetectorRunRow, Face, File, FindingRow, Photo, ScanError, utcnow

@@ -1,0 +1,33 @@
+"""``shadowlens tui``: the Textual app. Imported lazily, so the engine never loads the UI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from shadowlens.daemon.cli.context import AppContext, handle_errors, pass_app
+
+SCREENS = ("profile", "photos", "people", "places", "brands", "alerts", "status")
+
+
+@click.command()
+@click.option("--screen", type=click.Choice(SCREENS), default="profile", help="Screen to start on.")
+@click.option("--photo", type=click.Path(path_type=Path), help="Open this photo's detail at once.")
+@click.option("--light", is_flag=True, help="Start with the light theme (ctrl+t switches).")
+@pass_app
+@handle_errors
+def tui(app: AppContext, screen: str, photo: Path | None, light: bool) -> None:
+    """Browse what your photos reveal, act on alerts, check the daemon."""
+    # textual-image asks the terminal about its graphics support when imported: do it before
+    # Textual takes over the input, or the two read the terminal's answers at once.
+    import textual_image.widget  # noqa: F401
+    from shadowlens.daemon.config import load_config
+    from shadowlens.tui.app import ShadowlensApp
+    from shadowlens.tui.library import Library
+
+    # The plain config, not app.config: that one loads every detector class to check its
+    # section, which would import the models' runtimes and slow the first paint for nothing.
+    config = load_config(app.config_path)
+    library = Library(config.index_path(app.paths), app.paths.state_dir)
+    theme = "textual-light" if light else "textual-dark"
+    ShadowlensApp(library, start=screen, photo=str(photo) if photo else None, theme=theme).run()

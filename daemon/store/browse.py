@@ -1,0 +1,172 @@
+"""Paged, sorted and filtered reads for the TUI: a library of 100,000 photos, one screenful at a time.
+
+Every query here is one SQL statement served by an index (see migration 0005), so each stays
+in tens of milliseconds however large the library grows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+SORTS = {
+    "exposure": "p.exposure",
+    "date": "p.taken_at",
+    "place": "p.city",
+    "person": "(SELECT count(*) FROM faces fa WHERE fa.photo_id = p.id AND fa.person_id IS NOT NULL)",
+    "brand": "(SELECT min(b.label) FROM findings b WHERE b.photo_id = p.id AND b.kind = 'brand')",
+    "path": "(SELECT min(f.path) FROM files f WHERE f.photo_id = p.id)",
+}
+
+
+@dataclass(frozen=True)
+class PhotoFilter:
+    min_exposure: int = 0
+    has_gps: bool = False
+    has_children: bool = False
+    kind: str | None = None  # photos with at least one finding of this kind
+    folder: str | None = None  # path prefix
+    search: str = ""  # in the path, the city or a brand's name
+    person_id: int | None = None
+    brand: str | None = None
+
+
+@dataclass(frozen=True)
+class PhotoRow:
+    photo_id: int
+    path: str
+    exposure: int | None
+    taken_at: str | None
+    city: str | None
+    country_code: str | None
+    people: int
+    brands: str | None
+    marked_safe: bool
+
+
+def _where(f: PhotoFilter) -> tuple[str, dict[str, Any]]:
+    # orphaned_at marks a photo no file points at: cheaper than looking for its files per row.
+    clauses: list[str] = ["p.status = 'indexed'", "p.orphaned_at IS NULL"]
+    params: dict[str, Any] = {}
+    if f.min_exposure:
+        clauses.append("p.exposure >= :min_exposure")
+        params["min_exposure"] = f.min_exposure
+    if f.has_gps:
+        clauses.append("p.lat IS NOT NULL")
+    if f.has_children:
+        clauses.append("p.exposure_reasons LIKE '%\"child\"%'")
+    if f.kind:
+        clauses.append("EXISTS (SELECT 1 FROM findings k WHERE k.photo_id = p.id AND k.kind = :kind)")
+        params["kind"] = f.kind
+    if f.folder:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM files fd WHERE fd.photo_id = p.id AND fd.path >= :folder AND fd.path < :folder_end)"
+        )
+        params["folder"], params["folder_end"] = f.folder.rstrip("/") + "/", f.folder.rstrip("/") + "0"
+    if f.person_id is not None:
+        clauses.append("EXISTS (SELECT 1 FROM faces fp WHERE fp.photo_id = p.id AND fp.person_id = :person)")
+        params["person"] = f.person_id
+    if f.brand:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM findings fb WHERE fb.photo_id = p.id AND fb.kind = 'brand' AND fb.label = :brand)"
+        )
+        params["brand"] = f.brand
+    if f.search.strip():
+        clauses.append(
+            "(p.city LIKE :like OR EXISTS (SELECT 1 FROM files fs WHERE fs.photo_id = p.id AND fs.path LIKE :like)"
+            " OR EXISTS (SELECT 1 FROM findings s WHERE s.photo_id = p.id AND s.kind = 'brand' AND s.label LIKE :like))"
+        )
+        params["like"] = f"%{f.search.strip()}%"
+    return " AND ".join(clauses), params
+
+
+def photo_page(
+    engine: Engine,
+    filters: PhotoFilter = PhotoFilter(),
+    sort: str = "exposure",
+    descending: bool = True,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[PhotoRow]:
+    order = SORTS[sort]
+    where, params = _where(filters)
+    direction = "DESC" if descending else "ASC"
+    sql = f"""
+        SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
+               p.taken_at, p.city, p.country_code, p.marked_safe,
+               (SELECT count(DISTINCT fa.person_id) FROM faces fa WHERE fa.photo_id = p.id) AS people,
+               (SELECT group_concat(DISTINCT b.label) FROM findings b
+                 WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands
+        FROM photos p
+        WHERE {where}
+        ORDER BY {order} IS NULL, {order} {direction}, p.id
+        LIMIT :limit OFFSET :offset
+    """
+    with engine.connect() as connection:
+        rows = connection.execute(text(sql), {**params, "limit": limit, "offset": offset}).all()
+    return [
+        PhotoRow(
+            r.id,
+            r.path,
+            r.exposure,
+            r.taken_at,
+            r.city,
+            r.country_code,
+            int(r.people),
+            r.brands,
+            bool(r.marked_safe),
+        )
+        for r in rows
+    ]
+
+
+def photo_count(engine: Engine, filters: PhotoFilter = PhotoFilter()) -> int:
+    where, params = _where(filters)
+    sql = f"SELECT count(*) FROM photos p WHERE {where}"
+    with engine.connect() as connection:
+        return int(connection.execute(text(sql), params).scalar_one())
+
+
+def person_faces(engine: Engine, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
+    sql = """
+        SELECT fa.id AS face_id, fa.photo_id, fi.bbox,
+               (SELECT min(f.path) FROM files f WHERE f.photo_id = fa.photo_id) AS path
+        FROM faces fa JOIN findings fi ON fi.id = fa.finding_id
+        WHERE fa.person_id = :person ORDER BY fi.confidence DESC LIMIT :limit
+    """
+    with engine.connect() as connection:
+        return [
+            dict(r._mapping) for r in connection.execute(text(sql), {"person": person_id, "limit": limit})
+        ]
+
+
+def photos_near(engine: Engine, lat: float, lon: float, radius_m: float, limit: int = 200) -> list[PhotoRow]:
+    """Evidence of a place: photos in its bounding box (good enough at city scale)."""
+    dlat = radius_m / 111_000 + 0.0005
+    dlon = dlat * 2
+    where = "p.lat BETWEEN :lat0 AND :lat1 AND p.lon BETWEEN :lon0 AND :lon1"
+    params = {"lat0": lat - dlat, "lat1": lat + dlat, "lon0": lon - dlon, "lon1": lon + dlon}
+    sql = f"""
+        SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
+               p.taken_at, p.city, p.country_code, p.marked_safe, 0 AS people, NULL AS brands
+        FROM photos p WHERE {where} ORDER BY p.taken_at DESC LIMIT :limit
+    """
+    with engine.connect() as connection:
+        rows = connection.execute(text(sql), {**params, "limit": limit}).all()
+    return [
+        PhotoRow(
+            r.id,
+            r.path,
+            r.exposure,
+            r.taken_at,
+            r.city,
+            r.country_code,
+            int(r.people),
+            r.brands,
+            bool(r.marked_safe),
+        )
+        for r in rows
+        if r.path
+    ]

@@ -1,0 +1,51 @@
+"""A small library for TUI tests: corpus photos with faces and GPS, plus rendered risky photos."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+from shadowlens.tui.library import Library
+
+from tests.conftest import Env, corpus_or_skip
+from tests.library_builder import Shot, write_shot
+
+CONFIG = "".join(f"[detectors.{n}]\nenabled = false\n" for n in ("codes", "nudity"))
+
+
+def build_library(root: Path) -> tuple[Env, Path]:
+    """Scans: face photos (Obama x4 and friends), the GPS series, and three rendered photos (a
+    card and phone at one spot, a brand on two others) so there are alerts and brands."""
+    env, library = Env(root / "home"), root / "library"
+    corpus = corpus_or_skip()
+    shutil.copytree(corpus / "face_recognition", library / "faces")
+    shutil.copytree(corpus / "exif-samples" / "gps", library / "gps")
+    write_shot(
+        Shot(
+            "risky.jpg",
+            datetime(2025, 5, 1, 12, 0),
+            48.8584,
+            2.2945,
+            ["4242 4242 4242 4242", "Call +44 20 7946 0958"],
+        ),
+        library / "rendered",
+        0,
+    )
+    write_shot(
+        Shot("brand1.jpg", datetime(2025, 5, 2, 20, 0), 48.8585, 2.2946, ["Heineken"]),
+        library / "rendered",
+        1,
+    )
+    write_shot(
+        Shot("brand2.jpg", datetime(2025, 5, 3, 21, 0), 48.8586, 2.2945, ["Heineken"]),
+        library / "rendered",
+        2,
+    )
+    env.write_config(CONFIG)
+    env.run("scan", str(library))
+    return env, library
+
+
+def library_of(env: Env) -> Library:
+    return Library(env.index, env.root / "state" / "shadowlens")

@@ -1,0 +1,101 @@
+"""``shadowlens tui``: what your photos tell a marketer, and what to do about it.
+
+Screens are Textual modes (number keys switch between them); a photo's detail is pushed on
+top. The app polls SQLite's data_version once a second and reloads the visible screen when the
+daemon has written, so counts and lists stay live without re-querying on every tick.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from shadowlens.tui.base import LibraryScreen
+from shadowlens.tui.library import Library
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+POLL_SECONDS = 1.0
+SCREENS_BY_KEY = (
+    ("1", "profile", "Profile"),
+    ("2", "photos", "Photos"),
+    ("3", "people", "People"),
+    ("4", "places", "Places"),
+    ("5", "brands", "Brands"),
+    ("6", "alerts", "Alerts"),
+    ("7", "status", "Status"),
+)
+
+
+def _modes() -> dict[str, type[LibraryScreen]]:
+    from shadowlens.tui.screens.alerts import AlertsScreen
+    from shadowlens.tui.screens.people import PeopleScreen
+    from shadowlens.tui.screens.photos import PhotosScreen
+    from shadowlens.tui.screens.places import BrandsScreen, PlacesScreen
+    from shadowlens.tui.screens.profile import ProfileScreen
+    from shadowlens.tui.screens.status import StatusScreen
+
+    return {
+        "profile": ProfileScreen,
+        "photos": PhotosScreen,
+        "people": PeopleScreen,
+        "places": PlacesScreen,
+        "brands": BrandsScreen,
+        "alerts": AlertsScreen,
+        "status": StatusScreen,
+    }
+
+
+class ShadowlensApp(App[None]):
+    TITLE = "shadowlens"
+    SUB_TITLE = "what your photos tell a marketer"
+    CSS_PATH = "shadowlens.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(Binding(key, f"switch_mode('{mode}')", label) for key, mode, label in SCREENS_BY_KEY),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self, library: Library, start: str = "profile", photo: str | None = None, theme: str = "textual-dark"
+    ) -> None:
+        super().__init__()
+        self.library = library
+        self.start, self.start_photo = start, photo
+        self.initial_theme = theme
+        self._version: int | None = None
+
+    def on_mount(self) -> None:
+        # Taken before the first screen loads, so a write during that load is not missed.
+        self._version = self.library.data_version()
+        self.theme = self.initial_theme
+        for name, screen in _modes().items():
+            self.add_mode(name, screen)
+        if not self.library.exists():
+            from shadowlens.tui.screens.first_run import FirstRunScreen
+
+            self.push_screen(FirstRunScreen())
+        else:
+            self.switch_mode(self.start)
+            if self.start_photo:
+                self.open_photo(self.start_photo)
+        self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    def check_for_changes(self) -> None:
+        version = self.library.data_version()
+        if version is None:
+            return
+        if self._version is not None and version != self._version and isinstance(self.screen, LibraryScreen):
+            self.screen.reload()
+        self._version = version
+
+    def open_photo(self, path: str) -> None:
+        from shadowlens.tui.screens.photo import PhotoScreen
+
+        self.push_screen(PhotoScreen(str(Path(path).absolute())))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def on_unmount(self) -> None:
+        self.library.close()

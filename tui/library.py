@@ -1,0 +1,135 @@
+"""The TUI's window on the index: reads through the store's query API, decisions through Store.
+
+Nothing here runs a detector or touches the watcher. Reads are short and happen in Textual
+workers; each user decision (a name, a merge, a safe mark, an alert state) is one short
+transaction through ``Store.profile``, the same path the daemon writes by.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from shadowlens.daemon.store import browse
+from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
+from shadowlens.daemon.store.queries import Reader
+from shadowlens.daemon.store.writer import Store
+
+
+class Library:
+    def __init__(self, index_path: Path, state_dir: Path) -> None:
+        self.index_path, self.state_dir = index_path, state_dir
+        self._reader: Reader | None = None
+        self._store: Store | None = None
+        self._version: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.index_path.exists()
+
+    @property
+    def reader(self) -> Reader:
+        if self._reader is None:
+            self._reader = Reader.open(self.index_path)
+        return self._reader
+
+    @property
+    def store(self) -> Store:
+        """Opened on the first decision only: browsing never needs the writer."""
+        if self._store is None:
+            self._store = Store.open(self.index_path)
+        return self._store
+
+    def close(self) -> None:
+        for closable in (self._reader, self._store):
+            if closable is not None:
+                closable.close()
+        if self._version is not None:
+            self._version.close()
+        self._reader = self._store = self._version = None
+
+    def data_version(self) -> int | None:
+        """Changes whenever another connection (the daemon) commits: a free change signal."""
+        if not self.exists():
+            return None
+        with self._lock:
+            if self._version is None:
+                self._version = sqlite3.connect(
+                    f"file:{self.index_path}?mode=ro", uri=True, check_same_thread=False
+                )
+            return int(self._version.execute("PRAGMA data_version").fetchone()[0])
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def profile(self) -> dict[str, Any] | None:
+        return self.reader.profile()
+
+    def photos(
+        self,
+        filters: PhotoFilter,
+        sort: str = "exposure",
+        descending: bool = True,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> list[PhotoRow]:
+        return browse.photo_page(self.reader.engine, filters, sort, descending, limit, offset)
+
+    def photo_count(self, filters: PhotoFilter) -> int:
+        return browse.photo_count(self.reader.engine, filters)
+
+    def photo(self, path: str) -> dict[str, Any] | None:
+        return self.reader.photo(path)
+
+    def persons(self) -> list[dict[str, Any]]:
+        return self.reader.persons()
+
+    def person_faces(self, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
+        return browse.person_faces(self.reader.engine, person_id, limit)
+
+    def photos_near(self, lat: float, lon: float, radius_m: float) -> list[PhotoRow]:
+        return browse.photos_near(self.reader.engine, lat, lon, radius_m)
+
+    def alerts(self, include_all: bool = False) -> list[dict[str, Any]]:
+        return self.reader.alerts(include_all, limit=500)
+
+    def status(self) -> dict[str, Any]:
+        from shadowlens.daemon.status import daemon_status
+
+        info = daemon_status(self.state_dir, self.index_path)
+        info["scan_errors"] = self.reader.scan_errors()[:50]
+        info["error_photos"] = [
+            {"path": p["path"], "error": p["error"]} for p in self.reader.photos("error")[:50]
+        ]
+        return info
+
+    # -- decisions -----------------------------------------------------------------------------
+
+    def rename_person(self, person_id: int, name: str | None) -> None:
+        self.store.profile.rename_person(person_id, name)
+
+    def merge_persons(self, into: int, others: list[int]) -> None:
+        self.store.profile.merge_persons(into, others)
+
+    def split_face(self, face_id: int) -> int:
+        return self.store.profile.split_face(face_id)
+
+    def set_owner(self, person_id: int | None) -> None:
+        self.store.profile.set_owner(person_id)
+
+    def set_child(self, person_id: int, is_child: bool | None) -> None:
+        self.store.profile.set_child(person_id, is_child)
+
+    def mark_safe(self, photo_id: int, safe: bool = True) -> None:
+        self.store.profile.mark_safe(photo_id, safe)
+
+    def set_alert_state(self, alert_ids: list[int], state: str) -> None:
+        self.store.profile.set_alert_state(alert_ids, state)
+
+    def set_paused(self, paused: bool) -> None:
+        from shadowlens.daemon.control import set_paused
+
+        set_paused(self.store, paused)

@@ -1,0 +1,372 @@
+"""Photos: every indexed photo in one table, sorted and filtered in SQL, loaded a page at a time.
+
+A library can hold 100,000 photos, so the table only ever holds the pages the cursor has
+reached. Reloads (the daemon wrote) rewrite the loaded rows in place, by position, so the
+cursor, the selection and the scroll position survive without a repaint of an empty table.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+from rich.text import Text
+from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
+from shadowlens.tui.base import LibraryScreen
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets.data_table import ColumnKey
+
+PAGE = 200
+# Load the next page this many rows before the end, so scrolling rarely waits on SQL.
+PREFETCH = 20
+SEARCH_DEBOUNCE = 0.3
+EXPOSURE_STEP = 10
+KINDS: tuple[str | None, ...] = (None, "face", "brand", "pii", "code", "nudity", "scene", "text", "object")
+# Same thresholds as the alerts (60 is the default alert threshold).
+HIGH, MEDIUM = 60, 30
+# Newest, riskiest and most populated first; names read best A to Z.
+DEFAULT_DESCENDING = {
+    "exposure": True,
+    "date": True,
+    "person": True,
+    "place": False,
+    "brand": False,
+    "path": False,
+}
+# (column key, header label, sort key or None when the column cannot sort)
+COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("exposure", "Exposure", "exposure"),
+    ("taken", "Taken", "date"),
+    ("place", "Place", "place"),
+    ("people", "People", "person"),
+    ("brands", "Brands", "brand"),
+    ("safe", "Safe", None),
+    ("path", "Path", "path"),
+)
+SORT_BY_COLUMN = {key: sort for key, _, sort in COLUMNS}
+# Header label plus a cell for the sort arrow; Place, Brands and Path share what is left.
+FIXED_WIDTHS = {"exposure": 9, "taken": 10, "people": 7, "safe": 4}
+MIN_PATH, MIN_TEXT, MAX_TEXT = 18, 6, 16
+Cells = tuple[Text, ...]
+# The footer shows a group as its keys and one word: all of it fits in 80 columns.
+SORT_GROUP = Binding.Group("Sort", compact=True)
+MIN_GROUP = Binding.Group("Min", compact=True)
+
+
+@dataclass(frozen=True)
+class _Query:
+    filters: PhotoFilter
+    sort: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class _Page:
+    query: _Query
+    rows: list[PhotoRow]
+    total: int
+    offset: int
+
+
+def _clip(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def _clip_left(value: str, width: int) -> str:
+    # The end of a path (the file's name) says the most.
+    return value if len(value) <= width else "…" + value[len(value) - width + 1 :]
+
+
+def column_widths(screen_width: int) -> dict[str, int]:
+    """Fixed widths that fill the screen, so 80 columns still show a file's name."""
+    # Each column has one cell of padding on either side; the vertical scrollbar takes two.
+    room = screen_width - sum(FIXED_WIDTHS.values()) - 2 * len(COLUMNS) - 2
+    text = max(MIN_TEXT, min(MAX_TEXT, (room - MIN_PATH) // 2))
+    return {**FIXED_WIDTHS, "place": text, "brands": text, "path": max(MIN_PATH, room - 2 * text)}
+
+
+def _cells(row: PhotoRow, widths: dict[str, int]) -> Cells:
+    exposure = Text("–", justify="right")
+    if row.exposure is not None:
+        style = "bold red" if row.exposure >= HIGH else "yellow" if row.exposure >= MEDIUM else ""
+        exposure = Text(str(row.exposure), style=style, justify="right")
+    place = ", ".join(part for part in (row.city, row.country_code) if part)
+    return (
+        exposure,
+        Text((row.taken_at or "")[:10]),
+        Text(_clip(place, widths["place"])),
+        Text(str(row.people) if row.people else "", justify="right"),
+        Text(_clip((row.brands or "").replace(",", ", "), widths["brands"])),
+        Text("✓" if row.marked_safe else "", style="green"),
+        Text(_clip_left(row.path, widths["path"])),
+    )
+
+
+class PhotosScreen(LibraryScreen):
+    DEFAULT_CSS = """
+    PhotosScreen #photos-bar { height: 1; }
+    PhotosScreen #search { width: 2fr; }
+    PhotosScreen #folder { width: 1fr; margin-left: 1; }
+    PhotosScreen #photos-status { height: 1; }
+    PhotosScreen #photos-count { width: auto; text-style: bold; margin-right: 2; }
+    PhotosScreen #photos-filters { width: 1fr; }
+    """
+    # The table, not the first Input, takes the keys: letters are bindings here.
+    AUTO_FOCUS = "#photos-table"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "sort('exposure')", "Exposure", group=SORT_GROUP),
+        Binding("d", "sort('date')", "Date", group=SORT_GROUP),
+        Binding("l", "sort('place')", "Place", group=SORT_GROUP),
+        Binding("p", "sort('person')", "People", group=SORT_GROUP),
+        Binding("b", "sort('brand')", "Brand", group=SORT_GROUP),
+        Binding("plus", f"min_exposure({EXPOSURE_STEP})", "Min +10", group=MIN_GROUP),
+        Binding("minus", f"min_exposure({-EXPOSURE_STEP})", "Min -10", group=MIN_GROUP),
+        Binding("g", "toggle_gps", "GPS"),
+        Binding("c", "toggle_children", "Kids"),
+        Binding("k", "cycle_kind", "Kind"),
+        Binding("slash", "focus_search", "Search"),
+        Binding("escape", "focus_table", "Table", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filters = PhotoFilter()
+        self.sort = "exposure"
+        self.descending = True
+        self.total = 0
+        self.rows: list[PhotoRow] = []
+        self._shown: _Query | None = None
+        self._paging = False
+        self._debounce: Timer | None = None
+        self._widths: dict[str, int] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="photos-bar"):
+            yield Input(placeholder="/ search path, place, brand", id="search", compact=True)
+            yield Input(placeholder="folder", id="folder", compact=True)
+        with Horizontal(id="photos-status"):
+            yield Static("", id="photos-count")
+            yield Static("", id="photos-filters", classes="muted")
+        yield DataTable[Text](id="photos-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Textual also runs LibraryScreen.on_mount (handlers run along the MRO): it starts the load.
+        self._layout_columns(self.app.size.width)
+        self.watch(self._table, "scroll_y", self._on_scroll, init=False)
+        self._describe()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._layout_columns(event.size.width)
+
+    def _layout_columns(self, screen_width: int) -> None:
+        widths = column_widths(screen_width)
+        if widths == self._widths:
+            return
+        # Only on a resize: rebuilding is simpler than re-measuring DataTable columns in place.
+        self._widths = widths
+        table = self._table
+        cursor = table.cursor_row
+        table.clear(columns=True)
+        for key, label, _ in COLUMNS:
+            table.add_column(self._label(key, label), key=key, width=widths[key])
+        table.add_rows(_cells(row, widths) for row in self.rows)
+        if 0 < cursor < len(self.rows):
+            table.move_cursor(row=cursor)
+
+    @property
+    def _table(self) -> DataTable[Text]:
+        return self.query_one("#photos-table", DataTable)
+
+    @property
+    def paths(self) -> list[str]:
+        """The loaded rows' paths, in table order."""
+        return [row.path for row in self.rows]
+
+    def _query_now(self) -> _Query:
+        return _Query(self.filters, self.sort, self.descending)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def fetch(self) -> _Page:
+        query = self._query_now()
+        # A reload keeps what was already paged in, so the cursor's row is still there.
+        limit = max(PAGE, len(self.rows)) if query == self._shown else PAGE
+        rows = self.library.photos(query.filters, query.sort, query.descending, limit, 0)
+        return _Page(query, rows, self.library.photo_count(query.filters), 0)
+
+    def show(self, data: _Page) -> None:
+        if data.query != self._query_now():
+            return  # superseded: a load for the current filters is already running
+        table = self._table
+        self.total = data.total
+        rows = list({row.path: row for row in data.rows if row.path}.values())
+        if data.query != self._shown or len(self.rows) - len(rows) > PAGE:
+            # New results (or far fewer): start again from the top.
+            self._shown, self.rows, self._paging = data.query, rows, False
+            table.clear()
+            table.add_rows(_cells(row, self._widths) for row in rows)
+        else:
+            self._rewrite(table, rows)
+        self._describe()
+
+    def _rewrite(self, table: DataTable[Text], rows: list[PhotoRow]) -> None:
+        """Same query, new data: change only the cells that differ, keep the cursor on its photo."""
+        current = self.rows[table.cursor_row].path if 0 <= table.cursor_row < len(self.rows) else None
+        keys = [row.key for row in table.ordered_rows]
+        for index, row in enumerate(rows[: len(keys)]):
+            if row == self.rows[index]:
+                continue
+            for (column, _, _), old, new in zip(
+                COLUMNS, _cells(self.rows[index], self._widths), _cells(row, self._widths), strict=True
+            ):
+                if old != new:
+                    table.update_cell(keys[index], column, new)
+        for key in keys[len(rows) :]:
+            table.remove_row(key)
+        table.add_rows(_cells(row, self._widths) for row in rows[len(keys) :])
+        self.rows = rows
+        paths = self.paths
+        if current is not None and current in paths and paths.index(current) != table.cursor_row:
+            table.move_cursor(row=paths.index(current), scroll=False)
+
+    def _maybe_load_more(self) -> None:
+        query = self._query_now()
+        if self._paging or query != self._shown or len(self.rows) >= self.total:
+            return
+        self._paging = True
+        self._load_page(query, len(self.rows))
+
+    @work(thread=True, group="page")
+    def _load_page(self, query: _Query, offset: int) -> None:
+        rows = self.library.photos(query.filters, query.sort, query.descending, PAGE, offset)
+        self.app.call_from_thread(self._append, _Page(query, rows, self.total, offset))
+
+    def _append(self, page: _Page) -> None:
+        self._paging = False
+        if not self.is_attached or page.query != self._shown or page.offset != len(self.rows):
+            return  # the filters changed or a reload replaced the rows meanwhile
+        # Rows can shift between pages while the daemon writes: never show a photo twice.
+        seen = set(self.paths)
+        new = [row for row in page.rows if row.path and row.path not in seen]
+        self.rows.extend(new)
+        self._table.add_rows(_cells(row, self._widths) for row in new)
+        self._describe()
+
+    def _on_scroll(self) -> None:
+        # The mouse wheel scrolls without moving the cursor: page in from the scroll position too.
+        table = self._table
+        if table.max_scroll_y and table.scroll_y >= table.max_scroll_y - PREFETCH:
+            self._maybe_load_more()
+
+    @on(DataTable.RowHighlighted, "#photos-table")
+    def _on_highlight(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row >= len(self.rows) - PREFETCH:
+            self._maybe_load_more()
+
+    @on(DataTable.RowSelected, "#photos-table")
+    def _on_select(self, event: DataTable.RowSelected) -> None:
+        if 0 <= event.cursor_row < len(self.rows):
+            self.shadowlens.open_photo(self.rows[event.cursor_row].path)
+
+    @on(DataTable.HeaderSelected, "#photos-table")
+    def _on_header(self, event: DataTable.HeaderSelected) -> None:
+        sort = SORT_BY_COLUMN.get(str(event.column_key.value))
+        if sort is not None:
+            self.action_sort(sort)
+
+    # -- filters and sorting -------------------------------------------------------------------
+
+    def _requery(self, filters: PhotoFilter | None = None) -> None:
+        if filters is not None:
+            self.filters = filters
+        self._describe()
+        self.reload()
+
+    def action_sort(self, sort: str) -> None:
+        if sort == self.sort:
+            self.descending = not self.descending
+        else:
+            self.sort, self.descending = sort, DEFAULT_DESCENDING.get(sort, False)
+        table = self._table
+        for key, label, _ in COLUMNS:
+            table.columns[ColumnKey(key)].label = self._label(key, label)
+        table.notify_style_update()  # the public way to drop the header's render cache
+        self._requery()
+
+    def action_min_exposure(self, step: int) -> None:
+        value = min(100, max(0, self.filters.min_exposure + step))
+        self._requery(replace(self.filters, min_exposure=value))
+
+    def action_toggle_gps(self) -> None:
+        self._requery(replace(self.filters, has_gps=not self.filters.has_gps))
+
+    def action_toggle_children(self) -> None:
+        self._requery(replace(self.filters, has_children=not self.filters.has_children))
+
+    def action_cycle_kind(self) -> None:
+        index = KINDS.index(self.filters.kind) if self.filters.kind in KINDS else 0
+        self._requery(replace(self.filters, kind=KINDS[(index + 1) % len(KINDS)]))
+
+    def action_focus_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_focus_table(self) -> None:
+        self._table.focus()
+
+    @on(Input.Changed)
+    def _on_typing(self, event: Input.Changed) -> None:
+        # Search as you type, but one query per pause rather than one per key.
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(SEARCH_DEBOUNCE, self._apply_inputs)
+
+    @on(Input.Submitted)
+    def _on_submit(self, event: Input.Submitted) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._apply_inputs()
+        self._table.focus()
+
+    def _apply_inputs(self) -> None:
+        search = self.query_one("#search", Input).value.strip()
+        folder = self.query_one("#folder", Input).value.strip()
+        # Paths are stored absolute: accept ~ and relative folders as the shell would.
+        folder_path = os.path.abspath(os.path.expanduser(folder)) if folder else None
+        filters = replace(self.filters, search=search, folder=folder_path)
+        if filters != self.filters:
+            self._requery(filters)
+
+    # -- labels --------------------------------------------------------------------------------
+
+    def _label(self, key: str, label: str) -> Text:
+        sort = SORT_BY_COLUMN[key]
+        # A cell is always reserved for the arrow so the columns don't jump when sorting.
+        arrow = ("▼" if self.descending else "▲") if sort == self.sort else " "
+        return Text(f"{label}{arrow}")
+
+    def _describe(self) -> None:
+        count = f"{self.total:,} photo{'' if self.total == 1 else 's'}"
+        self.query_one("#photos-count", Static).update(count)
+        f = self.filters
+        parts = [f"sort {self.sort} {'▼' if self.descending else '▲'}"]
+        if f.min_exposure:
+            parts.append(f"exposure ≥ {f.min_exposure}")
+        if f.has_gps:
+            parts.append("with GPS")
+        if f.has_children:
+            parts.append("with children")
+        if f.kind:
+            parts.append(f"kind {f.kind}")
+        if f.folder:
+            parts.append(f"in {f.folder}")
+        if self.rows and len(self.rows) < self.total:
+            parts.append(f"{len(self.rows):,} loaded")
+        self.query_one("#photos-filters", Static).update(Text(" · ".join(parts)))
