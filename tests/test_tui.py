@@ -249,3 +249,18 @@ def test_first_run_says_how_to_start(tmp_path: Path) -> None:
         assert "shadowlens scan" in words and "service install" in words
 
     drive(library, body)
+
+
+def test_the_command_palette_switches_screens(indexed: tuple[Env, Path]) -> None:
+    env, _ = indexed
+
+    async def body(app: ShadowlensApp, pilot: Any) -> None:
+        await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Go to Brands")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "BrandsScreen")
+
+    drive(library_of(env), body)

@@ -7,13 +7,15 @@ daemon has written, so counts and lists stay live without re-querying on every t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import ClassVar
 
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.library import Library
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 
 POLL_SECONDS = 1.0
 SCREENS_BY_KEY = (
@@ -93,6 +95,23 @@ class ShadowlensApp(App[None]):
         from shadowlens.tui.screens.photo import PhotoScreen
 
         self.push_screen(PhotoScreen(str(Path(path).absolute())))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette (ctrl+p) offers every screen and the pause switch, besides Textual's own."""
+        yield from super().get_system_commands(screen)
+        for key, mode, label in SCREENS_BY_KEY:
+            yield SystemCommand(
+                f"Go to {label}", f"Switch to the {label.lower()} screen ({key})", self._goto(mode)
+            )
+        yield SystemCommand(
+            "Pause analysis", "The daemon stops taking new photos", lambda: self.library.set_paused(True)
+        )
+        yield SystemCommand(
+            "Resume analysis", "The daemon analyses new photos again", lambda: self.library.set_paused(False)
+        )
+
+    def _goto(self, mode: str) -> Callable[[], object]:
+        return lambda: self.switch_mode(mode)
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
