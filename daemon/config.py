@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from shadowlens.daemon.paths import AppPaths, app_paths, pictures_dir
@@ -35,11 +35,13 @@ class FolderSettings(_Section):
     path: Path
     # Watch by polling instead of inotify; None decides from the mount (network and FUSE poll).
     poll: bool | None = None
+    # A twin folder the daemon fills with safe copies (see `shadowlens scrub`) of new photos.
+    safe_copies: Path | None = None
 
-    @field_validator("path", mode="after")
+    @field_validator("path", "safe_copies", mode="after")
     @classmethod
-    def _expand(cls, path: Path) -> Path:
-        return Path(os.path.expandvars(str(path))).expanduser()
+    def _expand(cls, path: Path | None) -> Path | None:
+        return None if path is None else Path(os.path.expandvars(str(path))).expanduser()
 
 
 class LibrarySettings(_Section):
@@ -67,6 +69,17 @@ class LibrarySettings(_Section):
     @property
     def paths(self) -> list[Path]:
         return [folder.path for folder in self.folders]
+
+    @property
+    def exclusions(self) -> list[str]:
+        """``exclude`` plus every safe-copies folder inside a watched one: the copies are not new
+        photos of the user's to analyse."""
+        extra = []
+        for twin in (f.safe_copies for f in self.folders if f.safe_copies):
+            for folder in self.paths:
+                if twin.is_relative_to(folder) and twin != folder:
+                    extra.append("/" + twin.relative_to(folder).as_posix() + "/*")
+        return [*self.exclude, *extra]
 
 
 class DecodeSettings(_Section):
@@ -157,6 +170,23 @@ class AlertSettings(_Section):
     points: ExposurePoints = Field(default_factory=ExposurePoints)
 
 
+class ScrubSettings(_Section):
+    """``shadowlens scrub``: how safe copies are written."""
+
+    # HEIC in: a JPEG copy opens everywhere; "heic" keeps the format (and its smaller size).
+    heic_output: Literal["jpeg", "heic"] = "jpeg"
+    jpeg_quality: int = Field(default=92, ge=50, le=100)
+    # Pixelation covers the face box grown by this fraction of its size on every side (hair, ears).
+    face_margin: float = Field(default=0.25, ge=0, le=2)
+    # Pixelation strength: one block is this fraction of the face box's shorter side. 1/8 leaves
+    # too little to recognise, but YuNet still finds a face shape in 8 blocks and fails the copy's
+    # verification, so the default is 1/5. Lower values are weaker (a face the detectors still
+    # find fails the copy); tests lower it on purpose.
+    face_block_fraction: float = Field(default=0.2, gt=0, le=1)
+    blur: Literal["faces", "others", "children", "none"] = "others"
+    redact: Literal["pii", "text", "none"] = "pii"
+
+
 class Config(_Section):
     library: LibrarySettings = Field(default_factory=LibrarySettings)
     decode: DecodeSettings = Field(default_factory=DecodeSettings)
@@ -166,6 +196,7 @@ class Config(_Section):
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    scrub: ScrubSettings = Field(default_factory=ScrubSettings)
     detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     # Not part of the file: where it was read from, for error messages.

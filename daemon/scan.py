@@ -63,7 +63,7 @@ class Scanner:
         self, roots: Sequence[Path], retry_errors: bool = False
     ) -> tuple[WalkResult, list[str], dict[str, KnownFile]]:
         library = self.config.library
-        walked = walk(roots, library.exclude, library.follow_symlinks)
+        walked = walk(roots, library.exclusions, library.follow_symlinks)
         known = self.store.known_files(roots)
         todo = [
             path

@@ -28,6 +28,7 @@ from shadowlens.daemon.profile.jobs import ProfileJobs
 from shadowlens.daemon.registry import build_detectors
 from shadowlens.daemon.results import AnalysisResult, FileStat
 from shadowlens.daemon.scan import Scanner
+from shadowlens.daemon.scrub.twin import SafeCopies
 from shadowlens.daemon.sdnotify import Notifier
 from shadowlens.daemon.store.queue import DONE, Claimed, JobQueue
 from shadowlens.daemon.store.writer import PENDING, Store
@@ -68,6 +69,7 @@ class Daemon:
         self.paused = False
         self.watch_modes: dict[str, str] = {}
         self.profile = ProfileJobs(self.store, config)
+        self.safe_copies = SafeCopies(config, index_path)
 
     # -- WatchSink: called from observer threads ---------------------------------------------
 
@@ -149,6 +151,8 @@ class Daemon:
             log.info("%s: %s", job.path, problem)
         if state == DONE:
             self.profile.photo_done(result)
+            if result is not None and not (result.file_error or result.error):
+                self.safe_copies.enqueue(Path(job.path))
 
     def rate_per_minute(self) -> float:
         now = time.monotonic()
@@ -184,7 +188,7 @@ class Daemon:
         signal.signal(signal.SIGINT, self.request_stop)
         scheduler = BackgroundScheduler(timezone="UTC")
         watcher = FolderWatcher(
-            self, self.settler, self.config.library.exclude, self.config.watch.poll_interval_seconds
+            self, self.settler, self.config.library.exclusions, self.config.watch.poll_interval_seconds
         )
         try:
             recovered = self.queue.recover()
@@ -202,6 +206,7 @@ class Daemon:
             )
             scheduler.add_job(self.queue.prune, "interval", hours=6, args=[timedelta(days=7)], id="prune")
             self.profile.start(scheduler)
+            self.safe_copies.start()
             scheduler.start()
             self.heartbeat()
             self.notifier.ready(f"watching {len(self.folders)} folder(s)")
@@ -214,6 +219,7 @@ class Daemon:
             finished = self.dispatcher.drain(self.config.watch.stop_timeout_seconds)
             self.dispatcher.close()
             self.profile.stop()
+            self.safe_copies.stop()
             self.queue.set_state(
                 "heartbeat", {"pid": None, "at": datetime.now(UTC).isoformat(), "stopped": True}
             )

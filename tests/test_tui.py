@@ -264,3 +264,26 @@ def test_the_command_palette_switches_screens(indexed: tuple[Env, Path]) -> None
         await until(pilot, lambda: type(app.screen).__name__ == "BrandsScreen")
 
     drive(library_of(env), body)
+
+
+def test_a_safe_copy_from_the_photo_screen(
+    indexed: tuple[Env, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, library_folder = indexed
+    for key, value in env.vars.items():  # the child `shadowlens scrub` reads the same index
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path / "Documents"))
+    risky = library_folder / "rendered" / "risky.jpg"
+    copy = tmp_path / "Documents" / "shadowlens safe copies" / "risky.jpg"
+
+    async def body(app: ShadowlensApp, pilot: Any) -> None:
+        await until(pilot, lambda: type(app.screen).__name__ == "PhotoScreen" and app.screen.loaded)  # type: ignore[attr-defined]
+        await pilot.press("c")
+        await until(pilot, copy.exists, timeout=120)
+
+    drive(library_of(env), body, start="photos", photo=str(risky))
+    assert risky.exists() and copy.exists()
+    from PIL import Image
+
+    with Image.open(copy) as image:
+        assert not image.getexif()

@@ -7,7 +7,10 @@ transaction through ``Store.profile``, the same path the daemon writes by.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,13 @@ from shadowlens.daemon.store import browse
 from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
 from shadowlens.daemon.store.queries import Reader
 from shadowlens.daemon.store.writer import Store
+
+
+def default_safe_copies_dir() -> Path:
+    """Outside every photo folder a user is likely to watch: copies are not new photos."""
+    import platformdirs
+
+    return Path(platformdirs.user_documents_dir()) / "shadowlens safe copies"
 
 
 class Library:
@@ -128,6 +138,27 @@ class Library:
 
     def set_alert_state(self, alert_ids: list[int], state: str) -> None:
         self.store.profile.set_alert_state(alert_ids, state)
+
+    def safe_copies(self, paths: list[str], out_dir: Path | None = None) -> list[dict[str, Any]]:
+        """Scrubbed, verified copies through ``shadowlens scrub`` in a child process: the TUI
+        itself never loads detectors. Raises RuntimeError with the command's one-line error."""
+        out = out_dir or default_safe_copies_dir()
+        command = [
+            sys.executable,
+            "-m",
+            "shadowlens.daemon.cli",
+            "scrub",
+            "--json",
+            "--out",
+            str(out),
+            *paths,
+        ]
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
+        if child.returncode not in (0, 1) or not child.stdout.strip():
+            lines = child.stderr.strip().splitlines()
+            raise RuntimeError(lines[-1] if lines else f"scrub exited {child.returncode}")
+        reports: list[dict[str, Any]] = json.loads(child.stdout)
+        return reports
 
     def set_paused(self, paused: bool) -> None:
         from shadowlens.daemon.control import set_paused

@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 from rich.text import Text
 from shadowlens.tui.base import LibraryScreen
+from shadowlens.tui.safe_copy import run_safe_copies
 from sqlalchemy import text
 from textual import work
 from textual.app import ComposeResult
@@ -154,6 +155,7 @@ class PhotoScreen(LibraryScreen):
         Binding("s", "toggle_safe", "Safe"),
         Binding("m", "this_is_me", "Me"),
         Binding("o", "open_file", "Open"),
+        Binding("c", "safe_copy", "Safe copy"),
     ]
 
     def __init__(self, path: str, photo_id: int | None = None) -> None:
@@ -315,6 +317,13 @@ class PhotoScreen(LibraryScreen):
         # The largest face is the one the photo is about; in a selfie, that is you.
         person_id = int(max(faces, key=lambda f: f["bbox"][2] * f["bbox"][3])["person_id"])
         self._decide(lambda: self.library.set_owner(person_id), f"Person #{person_id} is now you.")
+
+    def action_safe_copy(self) -> None:
+        self._safe_copy()
+
+    @work(thread=True, group="safe-copy")
+    def _safe_copy(self) -> None:
+        run_safe_copies(self, self.library, [self.photo_path])
 
     def action_open_file(self) -> None:
         opener = shutil.which("xdg-open")

@@ -14,6 +14,7 @@ from typing import ClassVar
 from rich.text import Text
 from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.base import LibraryScreen
+from shadowlens.tui.safe_copy import FLAGGED, run_safe_copies
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -131,6 +132,7 @@ class PhotosScreen(LibraryScreen):
         Binding("c", "toggle_children", "Kids"),
         Binding("k", "cycle_kind", "Kind"),
         Binding("slash", "focus_search", "Search"),
+        Binding("C", "safe_copies", "Copy risky"),
         Binding("escape", "focus_table", "Table", show=False),
     ]
 
@@ -314,6 +316,15 @@ class PhotosScreen(LibraryScreen):
     def action_cycle_kind(self) -> None:
         index = KINDS.index(self.filters.kind) if self.filters.kind in KINDS else 0
         self._requery(replace(self.filters, kind=KINDS[(index + 1) % len(KINDS)]))
+
+    def action_safe_copies(self) -> None:
+        """Safe copies of every flagged photo (exposure at or over the alert threshold)."""
+        self._safe_copies()
+
+    @work(thread=True, group="safe-copy")
+    def _safe_copies(self) -> None:
+        rows = self.library.photos(PhotoFilter(min_exposure=FLAGGED), limit=100_000)
+        run_safe_copies(self, self.library, [r.path for r in rows])
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()

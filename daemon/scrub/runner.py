@@ -1,0 +1,231 @@
+"""Safe copies: analyse a photo, pixelate faces, redact personal data, drop metadata, write a
+clean copy, analyse the copy again and keep it only if nothing asked for is found there.
+
+The original is only ever opened for reading. The copy is encoded under a hidden temp name in
+the output folder and gets its real name (never replacing a file) only after it passed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from shadowlens.daemon.config import Config, ScrubSettings
+from shadowlens.daemon.decode import DecodeError, open_photo, sha256_file
+from shadowlens.daemon.detectors.base import Detector
+from shadowlens.daemon.pipeline import Pipeline
+from shadowlens.daemon.profile.exposure import ExposureContext, score
+from shadowlens.daemon.profile.facts import CHILD_AGE
+from shadowlens.daemon.registry import build_detectors
+from shadowlens.daemon.scrub.pixels import pixelate_faces, redact_boxes
+from shadowlens.daemon.scrub.verify import Edits, View, carry_persons, check, exposure_context, facts_from
+from shadowlens.daemon.scrub.writer import SUFFIX, OutputFormat, kept_metadata, to_srgb, write_temp
+from shadowlens.daemon.store.queries import Reader
+
+Blur = Literal["faces", "others", "children", "none"]
+Redact = Literal["pii", "text", "none"]
+# Codes whose payload is personal data (see profile.exposure): redacted with the pii boxes.
+PERSONAL_CODES = frozenset({"wifi", "contact", "boarding_pass"})
+MAX_NAME_TRIES = 1000
+
+
+@dataclass(frozen=True)
+class ScrubOptions:
+    strip_metadata: bool = True
+    blur: Blur = "others"
+    redact: Redact = "pii"
+    heic_output: OutputFormat = "jpeg"
+
+    @classmethod
+    def from_settings(cls, settings: ScrubSettings, **overrides: Any) -> ScrubOptions:
+        base = cls(blur=settings.blur, redact=settings.redact, heic_output=settings.heic_output)
+        return cls(**{**asdict(base), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@dataclass
+class ScrubReport:
+    source: str
+    copy: str | None = None
+    ok: bool = False
+    problems: list[str] = field(default_factory=list)
+    exposure_before: int | None = None
+    exposure_after: int | None = None
+    removed: dict[str, Any] = field(default_factory=lambda: {"metadata": False, "faces": 0, "text_boxes": 0})
+    reasons_before: list[dict[str, object]] = field(default_factory=list)
+    reasons_after: list[dict[str, object]] = field(default_factory=list)
+    # Whether faces were told apart by person (the photo is indexed and the profile has an owner).
+    owner_known: bool = False
+    # "index" when the original's findings (and person ids) came from the index, else "analysis".
+    before_from: str = "analysis"
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Scrubber:
+    """One pipeline (models loaded once) for every photo of a run."""
+
+    def __init__(
+        self, config: Config, index_path: Path | None, detectors: list[Detector] | None = None
+    ) -> None:
+        self.config = config
+        self.pipeline = Pipeline(config, build_detectors(config) if detectors is None else detectors)
+        self.reader = Reader.open(index_path) if index_path is not None and index_path.exists() else None
+        self.context: ExposureContext = exposure_context(self.reader.profile() if self.reader else None)
+
+    def close(self) -> None:
+        self.pipeline.close()
+        if self.reader is not None:
+            self.reader.close()
+
+    def scrub(self, path: Path, out_dir: Path, options: ScrubOptions) -> ScrubReport:
+        started = time.perf_counter()
+        source = Path(os.path.abspath(path))
+        report = ScrubReport(source=str(source))
+        try:
+            self._scrub(source, out_dir, options, report)
+        except DecodeError as exc:
+            report.problems.append(f"cannot decode: {exc}")
+        except OSError as exc:
+            report.problems.append(f"cannot write the copy: {exc.strerror or exc}")
+        except MemoryError:
+            report.problems.append("out of memory while editing the photo")
+        except Exception as exc:  # one bad photo must not end a run over many
+            report.problems.append(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+        report.ok = not report.problems and report.copy is not None
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _scrub(self, source: Path, out_dir: Path, options: ScrubOptions, report: ScrubReport) -> None:
+        before = self._before(source, report)
+        if before is None:
+            return
+        points = self.config.alerts.points
+        report.exposure_before, reasons = score(facts_from(before, str(source)), self.context, points)
+        report.reasons_before = [r.as_dict() for r in reasons]
+
+        decoded = open_photo(source, want_side=None, max_megapixels=self.config.decode.max_megapixels)
+        if decoded.image is None:
+            report.problems.append(f"cannot decode: {decoded.error or 'no pixels'}")
+            return
+        image, keep = decoded.image, None
+        if options.strip_metadata:
+            image, note = to_srgb(image, _bytes(decoded.info.get("icc_profile")))
+            report.notes += [note] if note else []
+            report.removed["metadata"] = bool(
+                len(decoded.exif) or any(v.kind in ("gps", "time", "device", "name") for v in before)
+            )
+        else:
+            keep = kept_metadata(decoded.exif, decoded.info)
+        settings = self.config.scrub
+        faces = [v.bbox for v in self._faces_to_blur(before, options.blur) if v.bbox]
+        face_boxes = pixelate_faces(image, faces, settings.face_margin, settings.face_block_fraction)
+        text = [v.bbox for v in self._text_to_redact(before, options.redact) if v.bbox]
+        text_boxes = redact_boxes(image, text)
+        report.removed.update(faces=len(face_boxes), text_boxes=len(text_boxes))
+
+        fmt: OutputFormat = "heic" if decoded.format == "HEIF" and options.heic_output == "heic" else "jpeg"
+        temp = write_temp(image, out_dir, fmt, settings.jpeg_quality, keep)
+        decoded.release()
+        try:
+            kinds = frozenset({"pii", "text"} if options.redact == "text" else {"pii"})
+            edits = Edits(options.strip_metadata, face_boxes, text_boxes, kinds)
+            [result] = self.pipeline.analyse([temp], force=True)
+            report.problems += check(result, temp, edits)
+            after = carry_persons([View.of(f) for f in result.findings], before)
+            report.exposure_after, reasons = score(facts_from(after, str(temp)), self.context, points)
+            report.reasons_after = [r.as_dict() for r in reasons]
+            if not report.problems:
+                report.copy = os.path.abspath(_publish(temp, out_dir, source.stem, SUFFIX[fmt]))
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def _before(self, source: Path, report: ScrubReport) -> list[View] | None:
+        """The original's findings: from the index when it holds this exact content analysed by
+        these detectors (it alone knows person ids), else from a fresh analysis."""
+        if self.reader is not None:
+            # The scan stores the path as walked; a symlinked folder may make it the resolved one.
+            item = self.reader.photo(str(source)) or self.reader.photo(str(source.resolve()))
+            sha = item.get("sha256") if item else None
+            current = (
+                item is not None
+                and sha is not None
+                and item["status"] == "indexed"
+                and sha == sha256_file(source)
+                and self.reader.signature_for(sha) == self.pipeline.signature
+            )
+            if item is not None and current:
+                report.owner_known = self.context.owner is not None
+                report.before_from = "index"
+                return [View.from_index(f) for f in item["findings"]]
+        [result] = self.pipeline.analyse([source], force=True)
+        if result.file_error or result.error:
+            report.problems.append(f"cannot analyse: {result.file_error or result.error}")
+            return None
+        return [View.of(f) for f in result.findings]
+
+    def _faces_to_blur(self, views: list[View], blur: Blur) -> list[View]:
+        faces = [v for v in views if v.kind == "face"]
+        if blur == "faces":
+            return faces
+        if blur == "others":
+            owner = self.context.owner
+            return [v for v in faces if owner is None or v.person_id != owner]
+        if blur == "children":
+            return [v for v in faces if self._is_child(v)]
+        return []
+
+    def _is_child(self, face: View) -> bool:
+        # The exposure score's rule: the user's marks win over the estimated age.
+        if face.person_id is not None and face.person_id in self.context.adult_persons:
+            return False
+        if face.person_id is not None and face.person_id in self.context.child_persons:
+            return True
+        age = _age(face)
+        return age is not None and age < CHILD_AGE
+
+    @staticmethod
+    def _text_to_redact(views: list[View], redact: Redact) -> list[View]:
+        if redact == "none":
+            return []
+        personal = [
+            v
+            for v in views
+            if v.kind == "pii" or (v.kind == "code" and v.attrs.get("payload_type") in PERSONAL_CODES)
+        ]
+        return personal + ([v for v in views if v.kind in ("text", "code")] if redact == "text" else [])
+
+
+def _age(view: View) -> float | None:
+    age = view.attrs.get("age")
+    return float(age) if isinstance(age, int | float) else None
+
+
+def _bytes(value: object) -> bytes | None:
+    return value if isinstance(value, bytes) else None
+
+
+def _publish(temp: Path, out_dir: Path, stem: str, suffix: str) -> Path:
+    """Give the verified temp file its name, ``stem.jpg`` or ``stem-2.jpg``...: a hard link fails
+    rather than replace an existing file (the original itself, if --out is its folder)."""
+    for n in range(1, MAX_NAME_TRIES + 1):
+        final = out_dir / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
+        try:
+            os.link(temp, final)
+            return final
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            # Filesystems without hard links (FAT, some FUSE): check, then rename.
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                raise
+            if not final.exists():
+                os.rename(temp, final)
+                return final
+    raise OSError(errno.EEXIST, f"no free name for {stem}{suffix} in {out_dir}")
