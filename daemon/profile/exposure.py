@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from shadowlens.daemon.config import ExposurePoints
 from shadowlens.daemon.profile.facts import CHILD_AGE, PhotoFacts
@@ -56,6 +57,19 @@ class ExposureContext:
     child_persons: frozenset[int] = frozenset()
     # persons the user marked as not a child, whatever their estimated age
     adult_persons: frozenset[int] = frozenset()
+
+    @classmethod
+    def from_profile(cls, snapshot: dict[str, Any] | None) -> ExposureContext:
+        """What a stored profile (``profile --json``) says about home, the owner and children."""
+        if not snapshot:
+            return cls()
+        home, owner = snapshot.get("home"), snapshot.get("owner")
+        return cls(
+            home=(float(home["lat"]), float(home["lon"])) if home else None,
+            owner=int(owner["person_id"]) if owner else None,
+            child_persons=frozenset(snapshot.get("child_persons", [])),
+            adult_persons=frozenset(snapshot.get("adult_persons", [])),
+        )
 
 
 def score(photo: PhotoFacts, context: ExposureContext, points: ExposurePoints) -> tuple[int, list[Reason]]:

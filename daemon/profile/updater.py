@@ -78,7 +78,7 @@ class ProfileUpdater:
                 np.array([r.person_id if r.person_id is not None else -1 for r in group], dtype=np.int64),
             )
             self.matrices[engine] = matrix
-        self.context = _context(snapshot.value if snapshot else None)
+        self.context = ExposureContext.from_profile(snapshot.value if snapshot else None)
         self._loaded = True
 
     # -- the fast path ----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class ProfileUpdater:
             persons = [_record(p) for p in session.scalars(select(Person))]
         snapshot = build_profile(facts, persons, self.config.profile, now or datetime.now())
         self.store.profile.save_profile(snapshot)
-        context = _context(snapshot)
+        context = ExposureContext.from_profile(snapshot)
         if context != self.context or force:
             self.context = context
             self.rescore(facts)
@@ -223,17 +223,4 @@ def _record(person: Person) -> PersonRecord:
         photo_count=person.photo_count,
         face_count=person.face_count,
         engine=person.engine,
-    )
-
-
-def _context(snapshot: dict[str, Any] | None) -> ExposureContext:
-    if not snapshot:
-        return ExposureContext()
-    home = snapshot.get("home")
-    owner = snapshot.get("owner")
-    return ExposureContext(
-        home=(float(home["lat"]), float(home["lon"])) if home else None,
-        owner=int(owner["person_id"]) if owner else None,
-        child_persons=frozenset(snapshot.get("child_persons", [])),
-        adult_persons=frozenset(snapshot.get("adult_persons", [])),
     )

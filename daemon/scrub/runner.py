@@ -22,7 +22,7 @@ from shadowlens.daemon.profile.exposure import ExposureContext, score
 from shadowlens.daemon.profile.facts import CHILD_AGE
 from shadowlens.daemon.registry import build_detectors
 from shadowlens.daemon.scrub.pixels import pixelate_faces, redact_boxes
-from shadowlens.daemon.scrub.verify import Edits, View, carry_persons, check, exposure_context, facts_from
+from shadowlens.daemon.scrub.verify import Edits, View, carry_persons, check, facts_from
 from shadowlens.daemon.scrub.writer import SUFFIX, OutputFormat, kept_metadata, to_srgb, write_temp
 from shadowlens.daemon.store.queries import Reader
 
@@ -77,7 +77,9 @@ class Scrubber:
         self.config = config
         self.pipeline = Pipeline(config, build_detectors(config) if detectors is None else detectors)
         self.reader = Reader.open(index_path) if index_path is not None and index_path.exists() else None
-        self.context: ExposureContext = exposure_context(self.reader.profile() if self.reader else None)
+        self.context: ExposureContext = ExposureContext.from_profile(
+            self.reader.profile() if self.reader else None
+        )
 
     def close(self) -> None:
         self.pipeline.close()

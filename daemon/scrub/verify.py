@@ -15,7 +15,6 @@ from typing import Any
 from PIL import Image
 from shadowlens.daemon import decode  # noqa: F401  (registers the HEIF opener)
 from shadowlens.daemon.findings import BBox, Finding
-from shadowlens.daemon.profile.exposure import ExposureContext
 from shadowlens.daemon.profile.facts import BrandHit, FaceFact, PhotoFacts
 from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.scrub.pixels import Box, iou, overlap
@@ -50,20 +49,6 @@ class View:
         box = item.get("bbox")
         bbox = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box else None
         return cls(item["kind"], item["label"], bbox, dict(item.get("attrs") or {}), item.get("person_id"))
-
-
-def exposure_context(snapshot: dict[str, Any] | None) -> ExposureContext:
-    """What the stored profile says about home, the owner and children (as the updater reads it)."""
-    if not snapshot:
-        return ExposureContext()
-    home = snapshot.get("home")
-    owner = snapshot.get("owner")
-    return ExposureContext(
-        home=(float(home["lat"]), float(home["lon"])) if home else None,
-        owner=int(owner["person_id"]) if owner else None,
-        child_persons=frozenset(snapshot.get("child_persons", [])),
-        adult_persons=frozenset(snapshot.get("adult_persons", [])),
-    )
 
 
 def facts_from(views: list[View], path: str) -> PhotoFacts:

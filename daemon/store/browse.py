@@ -106,20 +106,7 @@ def photo_page(
     """
     with engine.connect() as connection:
         rows = connection.execute(text(sql), {**params, "limit": limit, "offset": offset}).all()
-    return [
-        PhotoRow(
-            r.id,
-            r.path,
-            r.exposure,
-            r.taken_at,
-            r.city,
-            r.country_code,
-            int(r.people),
-            r.brands,
-            bool(r.marked_safe),
-        )
-        for r in rows
-    ]
+    return [_photo_row(r) for r in rows]
 
 
 def photo_count(engine: Engine, filters: PhotoFilter = PhotoFilter()) -> int:
@@ -155,18 +142,18 @@ def photos_near(engine: Engine, lat: float, lon: float, radius_m: float, limit: 
     """
     with engine.connect() as connection:
         rows = connection.execute(text(sql), {**params, "limit": limit}).all()
-    return [
-        PhotoRow(
-            r.id,
-            r.path,
-            r.exposure,
-            r.taken_at,
-            r.city,
-            r.country_code,
-            int(r.people),
-            r.brands,
-            bool(r.marked_safe),
-        )
-        for r in rows
-        if r.path
-    ]
+    return [_photo_row(r) for r in rows if r.path]
+
+
+def _photo_row(r: Any) -> PhotoRow:
+    return PhotoRow(
+        r.id,
+        r.path,
+        r.exposure,
+        r.taken_at,
+        r.city,
+        r.country_code,
+        int(r.people),
+        r.brands,
+        bool(r.marked_safe),
+    )
