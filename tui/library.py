@@ -35,6 +35,7 @@ class Library:
         self._store: Store | None = None
         self._version: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._profile: tuple[int | None, dict[str, Any] | None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -76,7 +77,12 @@ class Library:
     # -- reads ---------------------------------------------------------------------------------
 
     def profile(self) -> dict[str, Any] | None:
-        return self.reader.profile()
+        """Parsed once per change of the index: the stored profile of a large library is a few
+        MB of JSON, and every screen asks for it."""
+        version = self.data_version()
+        if self._profile is None or self._profile[0] != version:
+            self._profile = (version, self.reader.profile())
+        return self._profile[1]
 
     def photos(
         self,

@@ -14,7 +14,6 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.profile.facts import PhotoFacts
-from sklearn.cluster import DBSCAN
 
 EARTH_RADIUS_M = 6_371_000.0
 # DBSCAN keeps every neighbour list in memory, so 50,000 photos taken at home would need billions of
@@ -171,6 +170,8 @@ def _dbscan(lat: Radians, lon: Radians, eps_m: float, min_photos: int) -> NDArra
         cells.astype(np.int64), axis=0, return_index=True, return_inverse=True, return_counts=True
     )
     points = np.column_stack([lat[first], lon[first]])
+    from sklearn.cluster import DBSCAN  # a second of imports: only when places are built
+
     model = DBSCAN(
         eps=eps_m / EARTH_RADIUS_M, min_samples=min_photos, metric="haversine", algorithm="ball_tree"
     )

@@ -75,8 +75,8 @@ def _where(f: PhotoFilter) -> tuple[str, dict[str, Any]]:
         params["brand"] = f.brand
     if f.search.strip():
         clauses.append(
-            "(p.city LIKE :like OR EXISTS (SELECT 1 FROM files fs WHERE fs.photo_id = p.id AND fs.path LIKE :like)"
-            " OR EXISTS (SELECT 1 FROM findings s WHERE s.photo_id = p.id AND s.kind = 'brand' AND s.label LIKE :like))"
+            "(p.city LIKE :like OR p.id IN (SELECT fs.photo_id FROM files fs WHERE fs.path LIKE :like)"
+            " OR p.id IN (SELECT s.photo_id FROM findings s WHERE s.kind = 'brand' AND s.label LIKE :like))"
         )
         params["like"] = f"%{f.search.strip()}%"
     return " AND ".join(clauses), params
@@ -93,6 +93,9 @@ def photo_page(
     order = SORTS[sort]
     where, params = _where(filters)
     direction = "DESC" if descending else "ASC"
+    # SQLite already puts NULLs last when descending; an extra "IS NULL" key there would stop
+    # it from walking the column's index and make it sort all 100,000 photos for each page.
+    nulls_last = "" if descending else f"{order} IS NULL, "
     sql = f"""
         SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
                p.taken_at, p.city, p.country_code, p.marked_safe,
@@ -101,7 +104,7 @@ def photo_page(
                  WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands
         FROM photos p
         WHERE {where}
-        ORDER BY {order} IS NULL, {order} {direction}, p.id
+        ORDER BY {nulls_last}{order} {direction}, p.id
         LIMIT :limit OFFSET :offset
     """
     with engine.connect() as connection:
@@ -133,7 +136,9 @@ def photos_near(engine: Engine, lat: float, lon: float, radius_m: float, limit: 
     """Evidence of a place: photos in its bounding box (good enough at city scale)."""
     dlat = radius_m / 111_000 + 0.0005
     dlon = dlat * 2
-    where = "p.lat BETWEEN :lat0 AND :lat1 AND p.lon BETWEEN :lon0 AND :lon1"
+    # "+p.lat": walk the date index and stop at ``limit`` (a home holds thousands of photos);
+    # the latitude index would fetch them all, then sort.
+    where = "+p.lat BETWEEN :lat0 AND :lat1 AND p.lon BETWEEN :lon0 AND :lon1"
     params = {"lat0": lat - dlat, "lat1": lat + dlat, "lon0": lon - dlon, "lon1": lon + dlon}
     sql = f"""
         SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,

@@ -93,7 +93,8 @@ class File(Base):
 
 class FindingRow(Base):
     __tablename__ = "findings"
-    __table_args__ = (Index(None, "kind", "label"),)
+    # (photo_id, kind, label): a photo's brands for sorting and listing without a table lookup.
+    __table_args__ = (Index(None, "kind", "label"), Index(None, "photo_id", "kind", "label"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
@@ -150,6 +151,7 @@ class Alert(Base):
     """A risky photo the user was (or will be) told about: new, seen or dismissed."""
 
     __tablename__ = "alerts"
+    __table_args__ = (Index(None, "state", "created_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photos.id", ondelete="CASCADE"), index=True)
