@@ -139,5 +139,8 @@ class Dispatcher:
             # Workers still busy on released jobs are ended, not waited for.
             for process in list(getattr(self.pool, "_processes", {}).values()):
                 process.terminate()
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            # Waiting (the workers are already ended, so it is quick) lets the pool's manager
+            # thread close its wake-up pipe before interpreter exit; otherwise CPython 3.11's
+            # exit hook can race it and print an EBADF traceback as the daemon stops.
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
