@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from shadowlens.tui.base import LibraryScreen
+from shadowlens.tui.screens.dialogs import sync_table
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -66,43 +67,6 @@ def set_columns(table: DataTable[Any], columns: Sequence[tuple[str, str, int]], 
     for (key, label, _), width in zip(columns, widths, strict=True):
         table.add_column(label, width=width, key=key)
     return had_rows
-
-
-def refill(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Text]]]) -> None:
-    """Make ``table`` show ``rows`` (key, cells) without flicker and without losing the cursor.
-
-    Same keys in the same order: only changed cells are rewritten. Otherwise the table is
-    rebuilt within this one UI-thread call (so no empty frame is ever drawn) and the cursor goes
-    back to the same row if it is still there, else to the same row index (so after the row
-    under the cursor is dismissed, the next one is selected). Shared with the status screen.
-    """
-    keys = [key for key, _ in rows]
-    shown = [str(row.key.value) for row in table.ordered_rows]
-    columns = list(table.columns)
-    if keys == shown:
-        for key, cells in rows:
-            for column, cell in zip(columns, cells, strict=False):
-                if not _same(table.get_cell(key, column), cell):
-                    table.update_cell(key, column, cell)
-        return
-    index = table.cursor_row
-    current = shown[index] if 0 <= index < len(shown) else None
-    scroll_y = table.scroll_y
-    table.clear()
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
-    if not rows:
-        return
-    # clear() scrolled to the top; going back to where the user was avoids a jump, and
-    # move_cursor then scrolls only if the cursor would be out of view.
-    table.scroll_to(y=scroll_y, animate=False, immediate=True)
-    target = keys.index(current) if current in keys else min(index, len(keys) - 1)
-    table.move_cursor(row=target, animate=False)
-
-
-def _same(old: object, new: Text) -> bool:
-    # Text's own == ignores the base style, and the risk colour lives there.
-    return isinstance(old, Text) and (old.plain, old.style, old.spans) == (new.plain, new.style, new.spans)
 
 
 def risk_style(score: int) -> str:
@@ -187,7 +151,7 @@ class AlertsScreen(LibraryScreen):
         self._inbox, self.alerts = inbox, inbox.alerts
         self._by_key = {str(alert["id"]): alert for alert in inbox.alerts}
         table = self.query_one("#alerts-table", DataTable)
-        refill(table, [(str(alert["id"]), self._row(alert)) for alert in inbox.alerts])
+        sync_table(table, [(str(alert["id"]), self._row(alert)) for alert in inbox.alerts])
         empty = not inbox.alerts
         table.display = not empty
         self.query_one("#alert-detail", Static).display = not empty

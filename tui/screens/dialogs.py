@@ -109,7 +109,7 @@ def sync_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Any]]])
         columns = list(table.columns)
         for key, cells in rows:
             for column, new, old in zip(columns, cells, table.get_row(key), strict=False):
-                if new != old:
+                if not same_cell(old, new):
                     table.update_cell(key, column, new)
         return
     row = table.cursor_row
@@ -123,6 +123,13 @@ def sync_table(table: DataTable[Any], rows: Sequence[tuple[str, Sequence[Any]]])
     target = keys.index(selected) if selected in keys else min(max(row, 0), len(keys) - 1)
     table.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
     table.move_cursor(row=target, animate=False)
+
+
+def same_cell(old: object, new: object) -> bool:
+    # Text's own == ignores the base style, and a risk colour lives there.
+    if isinstance(old, Text) and isinstance(new, Text):
+        return (old.plain, old.style, old.spans) == (new.plain, new.style, new.spans)
+    return old == new
 
 
 def selected_key(table: DataTable[Any]) -> str | None:

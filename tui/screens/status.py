@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 from shadowlens.tui.base import LibraryScreen
-from shadowlens.tui.screens.alerts import ago, refill, set_columns
+from shadowlens.tui.screens.alerts import ago, set_columns
+from shadowlens.tui.screens.dialogs import sync_table
 from sqlalchemy import text as sql
 from textual import events, work
 from textual.app import ComposeResult
@@ -112,7 +113,7 @@ class StatusScreen(LibraryScreen):
         rows = _error_rows(status)
         title = f"Errors ({len(rows)})" if rows else "Errors: none"
         self.query_one("#status-errors-title", Static).update(title)
-        refill(self.query_one("#status-errors", DataTable), rows)
+        sync_table(self.query_one("#status-errors", DataTable), rows)
 
     def on_resize(self, event: events.Resize) -> None:
         table = self.query_one("#status-errors", DataTable)
