@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
 from shadowlens.daemon.store.queries import STATUSES, Reader
 
+T = TypeVar("T")
 
-def open_reader(app: AppContext) -> Reader:
+
+def read_index(app: AppContext, query: Callable[[Reader], T]) -> T:
+    """One short read of the index; a clear error when there is no index yet."""
     if not app.index_path.exists():
         fail(f"no index yet at {app.index_path}; run `shadowlens scan` first")
-    return Reader.open(app.index_path)
+    reader = Reader.open(app.index_path)
+    try:
+        return query(reader)
+    finally:
+        reader.close()
 
 
 @click.command()
@@ -25,11 +33,7 @@ def open_reader(app: AppContext) -> Reader:
 @handle_errors
 def photos(app: AppContext, as_json: bool, status: str | None) -> None:
     """List indexed photos (one entry per file)."""
-    reader = open_reader(app)
-    try:
-        items = reader.photos(status)
-    finally:
-        reader.close()
+    items = read_index(app, lambda reader: reader.photos(status))
     if as_json:
         click.echo(json.dumps(items, indent=1, ensure_ascii=False))
         return
@@ -56,11 +60,7 @@ def _line(item: dict[str, Any]) -> str:
 @handle_errors
 def show(app: AppContext, path: Path, as_json: bool) -> None:
     """Everything the index knows about one photo."""
-    reader = open_reader(app)
-    try:
-        item = reader.photo(os.path.abspath(path))
-    finally:
-        reader.close()
+    item = read_index(app, lambda reader: reader.photo(os.path.abspath(path)))
     if item is None:
         fail(f"{path} is not in the index; run `shadowlens scan` on its folder")
     if as_json:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
-from shadowlens.daemon.cli.photos import open_reader
+from shadowlens.daemon.cli.photos import read_index
 from shadowlens.daemon.store.writer import Store
 
 
@@ -18,11 +18,7 @@ from shadowlens.daemon.store.writer import Store
 @handle_errors
 def profile(app: AppContext, as_json: bool, refresh: bool) -> None:
     """The shadow profile a marketer would build from your photos."""
-    reader = open_reader(app)
-    try:
-        snapshot = reader.profile()
-    finally:
-        reader.close()
+    snapshot = read_index(app, lambda reader: reader.profile())
     if snapshot is None or refresh:
         snapshot = rebuild(app)
     if as_json:
@@ -96,11 +92,7 @@ def alerts(
         if changed != len(set(seen) | set(dismiss)):
             fail("some of those alert ids do not exist; see `shadowlens alerts --all`")
         return
-    reader = open_reader(app)
-    try:
-        items = reader.alerts(include_all)
-    finally:
-        reader.close()
+    items = read_index(app, lambda reader: reader.alerts(include_all))
     if as_json:
         click.echo(json.dumps(items, indent=1, ensure_ascii=False))
         return
