@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 DIR ?=
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test test-later-date system-deps lint typecheck bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,32 @@ $(VENV)/.installed-dev: pyproject.toml
 	touch $@ $(VENV)/.installed
 
 # Watch the user's Pictures folder (or DIR=...) in the foreground: index what is there, then
-# every photo that arrives. Ctrl-C stops it.
+# every photo that arrives. Ctrl-C stops it with one "stopping" line. `exec` makes the daemon
+# make's own child: a shell in between (dash) dies of the Ctrl-C even when the daemon exits 0,
+# and make then adds "make: *** [run] Interrupt".
 run: $(VENV)/.installed
-	$(BIN)/shadowlens -v watch $(if $(DIR),"$(DIR)")
+	exec $(BIN)/shadowlens -v watch $(if $(DIR),"$(DIR)")
+
+# Debian packages the tests use: faketime (the suite again with the clock a year ahead), exiftool
+# (a second reader of what a safe copy still holds), tmux (the TUI in a real terminal), dbus-daemon
+# (desktop notifications) and systemd-analyze (the rendered unit). Needs root; CI runs it first.
+SYSTEM_DEPS := faketime libimage-exiftool-perl tmux dbus-daemon systemd
+system-deps:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_DEPS) >/dev/null
 
 test: $(VENV)/.installed-dev lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-later-date
+
+# Every test whose result could depend on the date, again with the system clock 400 days ahead:
+# the pinned clock (SHADOWLENS_NOW) must make the date of the run irrelevant.
+LATER_DATE_TESTS := tests/test_clock.py tests/test_tui_snapshots.py tests/test_profile.py \
+	tests/test_profile_people.py tests/test_profile_places.py tests/test_profile_taste.py \
+	tests/test_exposure.py tests/test_alert_delivery.py
+test-later-date: $(VENV)/.installed-dev
+	@command -v faketime >/dev/null || { echo "make test needs faketime: sudo make system-deps"; exit 2; }
+	faketime -f +400d $(BIN)/python -m pytest -q -p no:cacheprovider $(LATER_DATE_TESTS)
 
 lint: $(VENV)/.installed-dev typecheck
 	$(BIN)/ruff check .

@@ -7,10 +7,12 @@ checking as a built-in one.
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from shadowlens.daemon.paths import AppPaths, app_paths, pictures_dir
@@ -108,6 +110,8 @@ class WatchSettings(_Section):
     pause_on_battery: bool = False
     # How long in-flight photos may take to finish on SIGTERM before they are put back in the queue.
     stop_timeout_seconds: float = Field(default=7.0, gt=0, le=60)
+    # While catching up, without a terminal for a bar: a status line this often (checked each second).
+    progress_seconds: float = Field(default=30.0, gt=0)
 
 
 class IndexSettings(_Section):
@@ -206,10 +210,42 @@ class Config(_Section):
         return self.index.path.expanduser() if self.index.path else paths.index_file
 
 
+def nearest(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the choice closest to a misspelt ``word``, or ``""``."""
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_setting(model: type[BaseModel], loc: Sequence[int | str]) -> str:
+    """The problem of an unknown key at ``loc`` in ``model``, with the nearest valid key of its
+    section: a typo otherwise stops every command with nothing to go on."""
+    section: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list of sections (library.folders)
+        field = section.model_fields.get(part) if _is_model(section) else None
+        section = _model_in(field.annotation) if field is not None else None
+    if not _is_model(section):
+        return "unknown setting"
+    keys = [name for name, field in section.model_fields.items() if not field.exclude]
+    return "unknown setting" + nearest(str(loc[-1]), keys)
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _model_in(annotation: Any) -> Any:
+    # The section model inside an annotation such as list[FolderSettings] or X | None.
+    if _is_model(annotation):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
+
+
 def _describe(error: Any) -> tuple[str, str]:
     key = ".".join(str(part) for part in error["loc"])
     if error["type"] == "extra_forbidden":
-        return key, "unknown setting"
+        return key, unknown_setting(Config, error["loc"])
     return key, str(error["msg"])
 
 

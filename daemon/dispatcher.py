@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -18,10 +20,11 @@ from pathlib import Path
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.store.queue import Claimed, JobQueue
-from shadowlens.daemon.workers import CRASH_MESSAGE, _work, start_pool
+from shadowlens.daemon.workers import CRASH_MESSAGE, _work, end_pool, start_pool
 
 log = logging.getLogger(__name__)
 Finished = Callable[[Claimed, AnalysisResult | None, str], None]
+DRAIN_SLICE = 0.1
 
 
 class Dispatcher:
@@ -82,6 +85,8 @@ class Dispatcher:
     def _submit(self, accept_new: bool) -> None:
         if self.pool is None:
             self.pool = start_pool(self.config, str(self.index_path), self.workers)
+            # Starting took seconds: the caller checks for a stop or a pause before work is claimed.
+            return
         if self.suspects or self.isolating:
             if not self.in_flight and self.suspects:
                 self.isolating = self.suspects.popleft()
@@ -115,11 +120,17 @@ class Dispatcher:
     def _record(self, job: Claimed, result: AnalysisResult | None, state: str) -> None:
         self.on_finished(job, result, state)
 
-    def drain(self, timeout: float) -> int:
-        """On shutdown: let in-flight jobs finish within ``timeout``; the rest go back to the queue."""
+    def drain(self, timeout: float, hurry: threading.Event | None = None) -> tuple[int, int]:
+        """On shutdown: let in-flight jobs finish within ``timeout``, or until ``hurry`` is set;
+        the rest go back to the queue. Returns how many finished and how many were requeued."""
         finished, unfinished = 0, list(self.suspects)
-        if self.in_flight:
-            done, _ = wait(self.in_flight, timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while self.in_flight and not (hurry is not None and hurry.is_set()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            # Short waits, so that a second Ctrl-C is honoured at once rather than after the timeout.
+            done, _ = wait(self.in_flight, timeout=min(left, DRAIN_SLICE), return_when=FIRST_COMPLETED)
             for future in done:
                 job = self.in_flight.pop(future)
                 try:
@@ -129,18 +140,15 @@ class Dispatcher:
                     continue
                 self._record(job, result, self.queue.finish(job, result))
                 finished += 1
-        self.queue.release([*self.in_flight.values(), *unfinished])
+        requeued = [*self.in_flight.values(), *unfinished]
+        self.queue.release(requeued)
         self.in_flight.clear()
         self.suspects.clear()
-        return finished
+        self.isolating = None
+        return finished, len(requeued)
 
     def close(self) -> None:
         if self.pool is not None:
             # Workers still busy on released jobs are ended, not waited for.
-            for process in list(getattr(self.pool, "_processes", {}).values()):
-                process.terminate()
-            # Waiting (the workers are already ended, so it is quick) lets the pool's manager
-            # thread close its wake-up pipe before interpreter exit; otherwise CPython 3.11's
-            # exit hook can race it and print an EBADF traceback as the daemon stops.
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            end_pool(self.pool)
             self.pool = None

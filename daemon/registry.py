@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from pydantic import ValidationError
-from shadowlens.daemon.config import Config, ConfigError
+from shadowlens.daemon.config import Config, ConfigError, nearest, unknown_setting
 from shadowlens.daemon.detectors.base import Detector, DetectorSettings
 
 GROUP = "shadowlens.detectors"
@@ -39,7 +39,10 @@ def detector_settings(config: Config, available: dict[str, DetectorInfo]) -> dic
     unknown = sorted(set(config.detectors) - set(available))
     if unknown:
         names = ", ".join(sorted(available)) or "none"
-        raise ConfigError(config.source, f"detectors.{unknown[0]}", f"unknown detector (installed: {names})")
+        hint = nearest(unknown[0], sorted(available))
+        raise ConfigError(
+            config.source, f"detectors.{unknown[0]}", f"unknown detector{hint}; installed: {names}"
+        )
     settings: dict[str, DetectorSettings] = {}
     for name, info in available.items():
         if info.cls is None:
@@ -49,7 +52,10 @@ def detector_settings(config: Config, available: dict[str, DetectorInfo]) -> dic
         except ValidationError as exc:
             error = exc.errors()[0]
             key = ".".join(["detectors", name, *(str(p) for p in error["loc"])])
-            problem = "unknown setting" if error["type"] == "extra_forbidden" else str(error["msg"])
+            if error["type"] == "extra_forbidden":
+                problem = unknown_setting(info.cls.Settings, error["loc"])
+            else:
+                problem = str(error["msg"])
             raise ConfigError(config.source, key, problem) from None
     return settings
 

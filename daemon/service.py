@@ -1,8 +1,9 @@
 """The watch daemon: watcher -> durable queue -> worker pool -> index, crash-safe.
 
 Start-up puts jobs a crash left running back in the queue, reconciles the folders with the
-index, then watches. It runs until SIGTERM/SIGINT, when in-flight photos get a few seconds to
-finish and the rest are queued again for the next start.
+index, then watches. It runs until SIGTERM/SIGINT (Ctrl-C), when in-flight photos get a few
+seconds to finish and the rest are queued again for the next start; a second signal stops
+without waiting.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from shadowlens.daemon import clock
+from shadowlens.daemon.announce import detector_states, say, start_lines
+from shadowlens.daemon.catchup import CatchUp
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.control import DaemonLock, is_paused, on_battery
 from shadowlens.daemon.decode import has_image_magic, has_photo_extension
@@ -30,7 +35,7 @@ from shadowlens.daemon.results import AnalysisResult, FileStat
 from shadowlens.daemon.scan import Scanner
 from shadowlens.daemon.scrub.twin import SafeCopies
 from shadowlens.daemon.sdnotify import Notifier
-from shadowlens.daemon.store.queue import DONE, Claimed, JobQueue
+from shadowlens.daemon.store.queue import DONE, PARKED, QUEUED, RUNNING, Claimed, JobQueue
 from shadowlens.daemon.store.writer import PENDING, Store
 from shadowlens.daemon.watcher import FolderWatcher, Settler
 
@@ -38,6 +43,10 @@ log = logging.getLogger(__name__)
 TICK = 0.25
 HEARTBEAT_EVERY = 1.0
 FORGET_EVERY = 5.0
+
+
+class _Interrupted(BaseException):
+    """A stop signal during start-up, which has no point of its own at which to check for one."""
 
 
 class Daemon:
@@ -48,7 +57,9 @@ class Daemon:
         state_dir: Path,
         folders: Sequence[Path],
         workers: int | None = None,
+        bar_stream: TextIO | None = None,
     ) -> None:
+        """``bar_stream`` is a terminal to draw the catch-up bar on; without one, status lines."""
         self.config = config
         self.index_path = index_path
         self.folders = [Path(os.path.abspath(f)) for f in folders]
@@ -58,9 +69,15 @@ class Daemon:
         self.lock = DaemonLock(state_dir)
         self.notifier = Notifier()
         self.settler = Settler(config.watch.settle_seconds)
-        self.signature = analysis_signature(build_detectors(config))
+        detectors = build_detectors(config)
+        self.signature = analysis_signature(detectors)
+        self.detector_states = detector_states(detectors)
         self.dispatcher = Dispatcher(config, self.queue, index_path, self.workers, self._finished)
         self.stop_event = threading.Event()
+        # Set by a second stop signal: photos in progress are requeued without waiting for them.
+        self.hurry = threading.Event()
+        self._starting = True
+        self.catch_up = CatchUp(say, config.watch.progress_seconds, bar_stream)
         # Set when work arrives, so an idle loop starts it at once rather than at its next tick.
         self.wake = threading.Event()
         self.reconcile_event = threading.Event()
@@ -129,7 +146,7 @@ class Daemon:
 
     # -- the loop -------------------------------------------------------------------------------
 
-    def reconcile(self) -> None:
+    def reconcile(self, initial: bool = False) -> None:
         """Walk the folders: queue what is new or changed, forget what is gone."""
         scanner = Scanner(self.config, self.store, self.index_path)
         walked, todo, known = scanner.plan(self.folders)
@@ -141,12 +158,18 @@ class Daemon:
         for path, _stage, message in walked.errors:
             log.warning("%s: %s", path, message)
         log.info("reconciled %d folder(s): %d queued, %d removed", len(self.folders), queued, len(gone))
+        if initial:
+            # Later walks find a few files the watcher missed; only the first is a catch-up to show.
+            counts = self.queue.counts()
+            self.catch_up.start(counts[QUEUED] + counts[RUNNING], time.monotonic())
 
     def _finished(self, job: Claimed, result: AnalysisResult | None, state: str) -> None:
         if state == DONE:
             self.done_times.append(time.monotonic())
             self.last_photo = job.path
         problem = (result.file_error or result.error) if result else None
+        if state in (DONE, PARKED):
+            self.catch_up.photo_done(error=state == PARKED or bool(problem))
         if problem:
             log.info("%s: %s", job.path, problem)
         if state == DONE:
@@ -163,7 +186,7 @@ class Daemon:
         counts = self.queue.counts()
         state = {
             "pid": os.getpid(),
-            "at": datetime.now(UTC).isoformat(),
+            "at": clock.now().isoformat(),
             "queued": counts["queued"],
             "running": counts["running"],
             "parked": counts["parked"],
@@ -174,13 +197,19 @@ class Daemon:
             "folders": self.watch_modes,
         }
         self.queue.set_state("heartbeat", state)
+        self.catch_up.tick(counts["queued"] + counts["running"], time.monotonic(), self.paused)
         paused = " (paused)" if self.paused else ""
         self.notifier.status(f"queue {counts['queued']}, {state['rate_per_minute']:.0f} photos/min{paused}")
 
     def request_stop(self, signum: int, _frame: FrameType | None) -> None:
-        log.info("received signal %d; stopping", signum)
+        log.debug("received signal %d", signum)
+        if self.stop_event.is_set():  # a second Ctrl-C: do not wait for the photos in progress
+            self.hurry.set()
         self.stop_event.set()
         self.wake.set()
+        if self._starting:
+            self._starting = False
+            raise _Interrupted
 
     def run(self) -> int:
         self.lock.acquire()
@@ -191,42 +220,51 @@ class Daemon:
             self, self.settler, self.config.library.exclusions, self.config.watch.poll_interval_seconds
         )
         try:
-            recovered = self.queue.recover()
-            if recovered:
-                log.info("%d photo(s) interrupted by the last shutdown are queued again", recovered)
-            polls = {str(f.path): f.poll for f in self.config.library.folders}
-            for folder in self.folders:
-                self.watch_modes[str(folder)] = watcher.watch(folder, polls.get(str(folder)))
-            self.reconcile()
-            scheduler.add_job(
-                self.reconcile_event.set,
-                "interval",
-                minutes=self.config.watch.reconcile_minutes,
-                id="reconcile",
-            )
-            scheduler.add_job(self.queue.prune, "interval", hours=6, args=[timedelta(days=7)], id="prune")
-            self.profile.start(scheduler)
-            self.safe_copies.start()
-            scheduler.start()
-            self.heartbeat()
-            self.notifier.ready(f"watching {len(self.folders)} folder(s)")
-            log.info("watching %s", ", ".join(f"{k} ({v})" for k, v in self.watch_modes.items()))
+            self._start(watcher, scheduler)
+            self._starting = False
             self._loop()
+        except _Interrupted:
+            pass
         finally:
+            self._starting = False
+            self.catch_up.close()
             self.notifier.stopping("finishing photos in progress")
             watcher.stop()
-            scheduler.shutdown(wait=False)
-            finished = self.dispatcher.drain(self.config.watch.stop_timeout_seconds)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            finished, requeued = self.dispatcher.drain(self.config.watch.stop_timeout_seconds, self.hurry)
             self.dispatcher.close()
             self.profile.stop()
             self.safe_copies.stop()
-            self.queue.set_state(
-                "heartbeat", {"pid": None, "at": datetime.now(UTC).isoformat(), "stopped": True}
-            )
-            log.info("stopped (%d photo(s) finished during shutdown)", finished)
+            self.queue.set_state("heartbeat", {"pid": None, "at": clock.now().isoformat(), "stopped": True})
+            log.debug("%d photo(s) finished during shutdown", finished)
+            say(f"stopping; {requeued} job{'' if requeued == 1 else 's'} requeued")
             self.store.close()
             self.lock.release()
         return 0
+
+    def _start(self, watcher: FolderWatcher, scheduler: BackgroundScheduler) -> None:
+        recovered = self.queue.recover()
+        if recovered:
+            log.info("%d photo(s) interrupted by the last shutdown are queued again", recovered)
+        polls = {str(f.path): f.poll for f in self.config.library.folders}
+        for folder in self.folders:
+            self.watch_modes[str(folder)] = watcher.watch(folder, polls.get(str(folder)))
+        for line in start_lines(self.watch_modes, self.workers, self.detector_states):
+            say(line)
+        self.reconcile(initial=True)
+        scheduler.add_job(
+            self.reconcile_event.set,
+            "interval",
+            minutes=self.config.watch.reconcile_minutes,
+            id="reconcile",
+        )
+        scheduler.add_job(self.queue.prune, "interval", hours=6, args=[timedelta(days=7)], id="prune")
+        self.profile.start(scheduler)
+        self.safe_copies.start()
+        scheduler.start()
+        self.heartbeat()
+        self.notifier.ready(f"watching {len(self.folders)} folder(s)")
 
     def _loop(self) -> None:
         last_beat = last_ping = last_forget = 0.0

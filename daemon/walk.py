@@ -11,6 +11,7 @@ from shadowlens.daemon.decode import has_image_magic, has_photo_extension
 from shadowlens.daemon.names import is_excluded, is_temporary
 
 _SNIFF_BYTES = 262
+NOT_AN_IMAGE = "not an image (neither a photo's extension nor an image format's first bytes)"
 
 
 @dataclass
@@ -31,7 +32,8 @@ def _inside(real: str, real_roots: Sequence[str]) -> bool:
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in real_roots)
 
 
-def _is_photo(path: str) -> bool:
+def looks_like_photo(path: str) -> bool:
+    """A photo's extension, or an image format's first bytes (a photo saved without one)."""
     if has_photo_extension(Path(path)):
         return True
     try:
@@ -55,7 +57,10 @@ def walk(roots: Sequence[Path], exclude: Sequence[str] = (), follow_symlinks: bo
             result.incomplete.append(root_str)
             continue
         if not os.path.isdir(root_str):
-            _consider_file(root_str, os.path.basename(root_str), st, exclude, result)
+            if looks_like_photo(root_str):
+                result.files[root_str] = st
+            else:
+                result.skipped.append((root_str, NOT_AN_IMAGE))
             continue
         stack = [(root_str, root_str)]
         visited.add((st.st_dev, st.st_ino))
@@ -123,5 +128,5 @@ def _walk_folder(
 def _consider_file(
     path: str, name: str, st: os.stat_result, exclude: Sequence[str], result: WalkResult
 ) -> None:
-    if _is_photo(path):
+    if looks_like_photo(path):
         result.files[path] = st

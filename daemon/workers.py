@@ -8,13 +8,14 @@ a hostile file) is isolated and reported as that file's error; the others go on.
 from __future__ import annotations
 
 import ctypes
-import multiprocessing
 import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing.context import SpawnContext, SpawnProcess
 from pathlib import Path
 
 from shadowlens.daemon.config import Config
@@ -41,8 +42,32 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+class _QuietProcess(SpawnProcess):
+    """A worker that a Ctrl-C in the terminal cannot interrupt.
+
+    The terminal sends SIGINT to the whole foreground process group, workers included, but the
+    daemon decides when they stop. The signal is blocked while the child is spawned (the mask
+    survives fork and exec), so it cannot land while the child is still importing; the
+    initializer then ignores it for good.
+    """
+
+    def start(self) -> None:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _QuietContext(SpawnContext):
+    Process = _QuietProcess
+
+
 def _init_worker(config: Config, index_path: str | None, parent: int) -> None:
     global _pipeline
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ignored now, so a Ctrl-C that arrived during start-up is dropped here, not delivered.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     _die_with_parent(parent)
     from shadowlens.models.sessions import start_idle_reaper
 
@@ -69,10 +94,12 @@ def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessP
     """A pool whose workers are proven to start, so a later crash can be blamed on a file."""
     # Spawned workers inherit this and size their onnxruntime thread pools to share the cores.
     os.environ[WORKERS_ENV] = str(workers)
-    context = multiprocessing.get_context("spawn")
     try:
         pool = ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(config, index_path, os.getpid())
+            workers,
+            mp_context=_QuietContext(),
+            initializer=_init_worker,
+            initargs=(config, index_path, os.getpid()),
         )
     except OSError as exc:  # semaphores or the resource tracker unavailable
         raise WorkerStartError(f"worker processes could not start: {exc}") from None
@@ -83,12 +110,37 @@ def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessP
         raise WorkerStartError(
             f"worker processes could not start ({exc}); see any error printed above"
         ) from None
+    except BaseException:
+        end_pool(pool)
+        raise
     return pool
+
+
+def end_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now, whatever they are doing; their jobs are the caller's to account for."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
+    # Waiting (the workers are already ended, so it is quick) lets the pool's manager thread
+    # close its wake-up pipe before interpreter exit; otherwise CPython 3.11's exit hook can
+    # race it and print an EBADF traceback as the process stops.
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _work(paths: list[str], force: bool) -> list[AnalysisResult]:
     assert _pipeline is not None, "worker not initialised"
     return _pipeline.analyse(paths, force=force)
+
+
+@contextmanager
+def _ended_on_error(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
+    """Shut down normally, but end the workers at once on Ctrl-C or when the caller stops early:
+    they ignore SIGINT and would otherwise finish their batches first."""
+    try:
+        yield pool
+    except BaseException:
+        end_pool(pool)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _batches(paths: Sequence[str], size: int) -> list[list[str]]:
@@ -130,7 +182,7 @@ def _pooled(
         queue = [[p] for p in reversed(suspects)] if isolate else pending
         suspects = []
         limit = 1 if isolate else workers * 2
-        with start_pool(config, index_path, 1 if isolate else workers) as pool:
+        with _ended_on_error(start_pool(config, index_path, 1 if isolate else workers)) as pool:
             in_flight: dict[Future[list[AnalysisResult]], list[str]] = {}
             broken = False
             while (queue or in_flight) and not broken:

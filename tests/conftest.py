@@ -19,6 +19,9 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 SHADOWLENS = Path(sys.executable).with_name("shadowlens")
+CLOCK_VAR = "SHADOWLENS_NOW"
+# The day the tests' libraries are looked at: after every photo they hold, and never today.
+LIBRARY_NOW = "2025-05-04T09:00:00+00:00"
 
 
 def corpus_or_skip() -> Path:
@@ -37,16 +40,23 @@ class Env:
     """An isolated set of XDG directories, as a fresh user account would have."""
 
     root: Path
+    # Pins the clock of every command run in this account (SHADOWLENS_NOW), for tests whose
+    # results depend on "now": profile decay, ages, "N days ago". None leaves the real clock to
+    # the daemon tests, whose timeouts and forgetting need time to pass.
+    now: str | None = None
 
     @property
     def vars(self) -> dict[str, str]:
-        return {
+        values = {
             "XDG_CONFIG_HOME": str(self.root / "config"),
             "XDG_DATA_HOME": str(self.root / "data"),
             "XDG_STATE_HOME": str(self.root / "state"),
             "XDG_CACHE_HOME": str(self.root / "cache"),
             "XDG_PICTURES_DIR": str(self.root / "Pictures"),
         }
+        if self.now is not None:
+            values[CLOCK_VAR] = self.now
+        return values
 
     @property
     def index(self) -> Path:

@@ -131,10 +131,11 @@ def test_search_paths_find_and_verify_the_shared_model_files(tmp_path: Path) -> 
         assert registry.path(model_id).is_relative_to(shared)
     # buffalo_sc's detector is there, its recogniser is not: the pack is not available.
     states = {s.name: s.state for s in registry.file_status("insightface-buffalo_sc")}
-    assert states == {"det_500m.onnx": "verified", "w600k_mbf.onnx": "missing"}
+    assert states == {"det_500m.onnx": "verified", "w600k_mbf.onnx": "not fetched"}
     assert registry.path("insightface-buffalo_sc", "det_500m.onnx").name == "det_500m.onnx"
     with pytest.raises(
-        ModelUnavailable, match=r"w600k_mbf.onnx is missing.*shadowlens models fetch insightface-buffalo_sc"
+        ModelUnavailable,
+        match=r"w600k_mbf.onnx is not fetched.*shadowlens models fetch insightface-buffalo_sc",
     ):
         registry.path("insightface-buffalo_sc", "w600k_mbf.onnx")
     best = registry.best_for("detector")
@@ -354,7 +355,7 @@ def test_a_download_that_does_not_match_is_rejected_and_leaves_nothing(
     with pytest.raises(FetchError, match=f"{problem}.*nothing was saved"):
         fetch_model(registry, model_id)
     assert list((tmp_path / "models" / model_id).iterdir()) == []
-    assert registry.file_status(model_id)[0].state == "missing"
+    assert registry.file_status(model_id)[0].state == "not fetched"
 
 
 def test_a_missing_url_is_an_http_error(tmp_path: Path, server: Server) -> None:
@@ -433,7 +434,7 @@ def test_list_and_verify_report_every_model(env: Env) -> None:
     assert yunet["licence"] == "MIT" and yunet["free_for_any_use"] and yunet["roles"] == ["detector"]
     assert listed["insightface-buffalo_sc"]["state"] == "partial"
     assert (
-        listed["insightface-buffalo_l"]["state"] == "missing"
+        listed["insightface-buffalo_l"]["state"] == "not fetched"
         and not listed["insightface-buffalo_l"]["present"]
     )
     assert listed["yolo-logos"]["state"] == "unpinned"

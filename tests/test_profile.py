@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Env
+from tests.conftest import LIBRARY_NOW, Env
 from tests.library_builder import Shot, write_library
 
 COKE_CATEGORY = "soft drinks"
@@ -56,7 +56,7 @@ def shots() -> list[Shot]:
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Env, Path]:
     root = tmp_path_factory.mktemp("profile")
-    env, library = Env(root / "home"), root / "library"
+    env, library = Env(root / "home", now=LIBRARY_NOW), root / "library"
     write_library(shots(), library)
     env.write_config(CONFIG)
     env.run("scan", str(library))

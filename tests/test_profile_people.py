@@ -16,7 +16,7 @@ from shadowlens.daemon.config import Config
 from shadowlens.daemon.profile.updater import ProfileUpdater
 from shadowlens.daemon.store.writer import Store
 
-from tests.conftest import Env, corpus_or_skip
+from tests.conftest import LIBRARY_NOW, Env, corpus_or_skip
 
 pytestmark = pytest.mark.corpus
 CONFIG = "".join(
@@ -27,7 +27,7 @@ CONFIG = "".join(
 @pytest.fixture(scope="module")
 def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Env, Path]:
     root = tmp_path_factory.mktemp("people")
-    env, library = Env(root / "home"), root / "library"
+    env, library = Env(root / "home", now=LIBRARY_NOW), root / "library"
     shutil.copytree(corpus_or_skip() / "face_recognition", library)
     env.write_config(CONFIG)
     env.run("scan", str(library))

@@ -8,8 +8,10 @@ where, when or how fast the index was built:
 - the index is rebuilt at one fixed path, so the paths shown are the same;
 - the scan runs with one worker, so photos, faces and people get the same ids in the same order
   (with a pool, ids follow completion order);
-- the alerts' timestamps are pinned and the clock the alerts screen reads ("raised 3 h ago") is
-  frozen;
+- the clock is pinned (``SHADOWLENS_NOW``): the scan builds the profile on the library's day,
+  the alerts' timestamps are pinned, and the TUI reads "raised 3 h ago" against a fixed noon, so
+  the screens are the same on any date (``make test`` also runs them with the clock 400 days
+  ahead);
 - the daemon is not running, so the status screen has no heartbeat, pid or rate to show;
 - pictures are drawn as half-cells whatever the terminal (textual-image would pick sixel or the
   kitty protocol when pytest runs with ``-s`` in a terminal that has them).
@@ -23,11 +25,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shadowlens.daemon import clock
 from shadowlens.tui.app import ShadowlensApp
 
 from tests import tui_support
@@ -67,21 +70,12 @@ def pin_alert_times(index: Path) -> None:
         )
 
 
-class FrozenDatetime(datetime):
-    """``datetime`` whose ``now()`` is always FROZEN_NOW."""
-
-    @classmethod
-    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
-        return FROZEN_NOW.astimezone(tz) if tz else FROZEN_NOW.replace(tzinfo=None)
-
-
 def freeze_the_tui(patch: pytest.MonkeyPatch) -> None:
-    """Freeze the clock of the alerts screen (the status screen imports ``ago`` from it) and
-    draw pictures as half-cells."""
-    from shadowlens.tui.screens import alerts, people, photo
+    """Pin the one clock (the profile's decay, every "N ago") and draw pictures as half-cells."""
+    from shadowlens.tui.screens import people, photo
     from textual_image.widget import HalfcellImage
 
-    patch.setattr(alerts, "datetime", FrozenDatetime)
+    patch.setenv(clock.ENV_VAR, FROZEN_NOW.isoformat())
     patch.setattr(people, "THUMB_CLASS", HalfcellImage)
     patch.setattr(photo, "IMAGE_CLASS", HalfcellImage)
     patch.setattr(photo, "IMAGE_PROBLEM", None)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shadowlens.tui.library import Library
 
-from tests.conftest import Env, corpus_or_skip
+from tests.conftest import LIBRARY_NOW, Env, corpus_or_skip
 from tests.library_builder import Shot, write_shot
 
 CONFIG = "".join(f"[detectors.{n}]\nenabled = false\n" for n in ("codes", "nudity"))
@@ -17,7 +17,7 @@ CONFIG = "".join(f"[detectors.{n}]\nenabled = false\n" for n in ("codes", "nudit
 def build_library(root: Path) -> tuple[Env, Path]:
     """Scans: face photos (Obama x4 and friends), the GPS series, and three rendered photos (a
     card and phone at one spot, a brand on two others) so there are alerts and brands."""
-    env, library = Env(root / "home"), root / "library"
+    env, library = Env(root / "home", now=LIBRARY_NOW), root / "library"
     corpus = corpus_or_skip()
     shutil.copytree(corpus / "face_recognition", library / "faces")
     shutil.copytree(corpus / "exif-samples" / "gps", library / "gps")

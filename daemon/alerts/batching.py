@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from shadowlens.daemon.fsnames import shown
+
 CRITICAL_SCORE = 80
 MAX_REASONS_SHOWN = 4
 SUMMARY_TOP = 3
@@ -47,7 +49,7 @@ def _urgency(score: int) -> int:
 def single_notification(notice: AlertNotice) -> Notification:
     # The basename only: the folders above it often carry the user's name.
     lines = [
-        f"Exposure {notice.score}/100: {PurePath(notice.path).name}",
+        f"Exposure {notice.score}/100: {shown(PurePath(notice.path).name)}",
         *notice.reasons[:MAX_REASONS_SHOWN],
     ]
     return Notification(
@@ -62,7 +64,7 @@ def single_notification(notice: AlertNotice) -> Notification:
 def summary_notification(notices: Sequence[AlertNotice]) -> Notification:
     # sorted() is stable, so equal scores keep their arrival order.
     top = sorted(notices, key=lambda notice: notice.score, reverse=True)[:SUMMARY_TOP]
-    lines = [f"{PurePath(notice.path).name} ({notice.score})" for notice in top]
+    lines = [f"{shown(PurePath(notice.path).name)} ({notice.score})" for notice in top]
     return Notification(
         title=f"{len(notices)} risky photos arrived",
         body="\n".join([*lines, "Open shadowlens to review them"]),

@@ -8,7 +8,6 @@ because the alert itself is already stored and the daemon must keep scanning.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -26,6 +25,7 @@ from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
 from jeepney.io.common import RouterClosed  # type: ignore[import-untyped]
 from jeepney.io.threading import DBusRouter, open_dbus_connection  # type: ignore[import-untyped]
 from jeepney.wrappers import unwrap_msg  # type: ignore[import-untyped]
+from shadowlens.daemon.fsnames import json_text
 
 from .batching import AlertBatcher, AlertNotice, Notification
 
@@ -270,7 +270,7 @@ def run_hook(command: str, payload: dict[str, object], timeout: float = 10.0) ->
     except OSError as exc:
         return f"hook could not start: {argv[0]}: {exc.strerror or exc}"
     try:
-        _, stderr = process.communicate(json.dumps(payload).encode(), timeout=timeout)
+        _, stderr = process.communicate(json_text(payload).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         return f"hook timed out after {timeout:g} s"

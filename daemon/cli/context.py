@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from shadowlens.daemon.clock import ClockError
 from shadowlens.daemon.config import Config, ConfigError, load_config
+from shadowlens.daemon.fsnames import shown
 from shadowlens.daemon.paths import AppPaths, app_paths, ensure_private_dir, ensure_private_file
 from shadowlens.daemon.registry import detector_settings, discover
 from shadowlens.daemon.store.db import IndexError_
@@ -47,22 +49,39 @@ class AppContext:
         return self.config.index_path(self.paths)
 
 
+def echo(message: str = "", err: bool = False) -> None:
+    """``click.echo`` for text that may quote a file name: undecodable bytes print as ``\\xNN``."""
+    click.echo(shown(message), err=err)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"shadowlens: {message}", err=True)
+    echo(f"shadowlens: {message}", err=True)
     sys.exit(code)
 
 
-def require_existing(paths: list[Path], given: bool, what: str) -> None:
-    """Exit 2 naming the first path that certainly does not exist; an unreadable one is left
-    for the walk to report."""
+def path_problem(path: Path, what: str = "file or folder") -> str | None:
+    """Why ``path`` cannot be used at all, in a few words, or None. A folder that exists but
+    cannot be listed is not refused here: the walk reports it and the rest is scanned."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return f"no such {what}"
+    except NotADirectoryError:
+        return f"no such {what} (a part of the path is a file)"
+    except PermissionError:
+        return "permission denied (a folder on the way cannot be entered)"
+    except OSError as exc:
+        return f"cannot read: {(exc.strerror or str(exc)).lower()}"
+    return None
+
+
+def require_existing(paths: list[Path], given: bool, what: str = "file or folder") -> None:
+    """Exit 2 with one line for the first path that cannot be used at all."""
     for path in paths:
-        try:
-            os.stat(path)
-        except FileNotFoundError:
+        problem = path_problem(path, what)
+        if problem:
             hint = "" if given else " (set [library] folders in the config, or give a PATH)"
-            fail(f"no such {what}: {path}{hint}", EXIT_CONFIG)
-        except OSError:
-            continue
+            fail(f"{path}: {problem}{hint}", EXIT_CONFIG)
 
 
 def handle_errors(func: F) -> F:
@@ -74,6 +93,8 @@ def handle_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConfigError as exc:
             fail(f"config error: {exc}", EXIT_CONFIG)
+        except ClockError as exc:
+            fail(str(exc), EXIT_CONFIG)
         except IndexError_ as exc:
             fail(f"index error: {exc}")
         except WorkerStartError as exc:
@@ -98,7 +119,9 @@ def setup_logging(verbose: int) -> None:
         paths = app_paths()
         ensure_private_dir(paths.state_dir)
         log_file = ensure_private_file(paths.log_dir / "shadowlens.log")
-        handler = RotatingFileHandler(log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8")
+        handler = RotatingFileHandler(
+            log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8", errors="backslashreplace"
+        )
     except OSError as exc:
         console.handle(
             logging.makeLogRecord(

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from shadowlens.daemon.cli.context import AppContext, handle_errors, pass_app
-from shadowlens.daemon.cli.models_cmd import registry_for
-from shadowlens.daemon.registry import detector_settings, discover
+from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.config import Config, ConfigError, parse_config
+from shadowlens.daemon.detector_state import CANNOT_LOAD, DISABLED, MODEL_PROBLEM, DetectorState, describe
+from shadowlens.daemon.registry import DetectorInfo, detector_settings, discover
 from shadowlens.daemon.store.db import current_revision, head_revision, make_engine
 from shadowlens.daemon.store.queries import Reader
 
@@ -33,15 +34,57 @@ def _inotify() -> dict[str, int | None]:
     return values
 
 
+def load(app: AppContext) -> tuple[Config, ConfigError | None]:
+    """The config, or the defaults and the error: doctor is where a user goes when it is broken."""
+    try:
+        return app.config, None
+    except ConfigError as exc:
+        return parse_config({}, "<defaults>"), exc
+
+
+def detector_states(config: Config, available: dict[str, DetectorInfo]) -> dict[str, DetectorState]:
+    """Each detector as the daemon would run it now: the enabled ones are built (models load
+    lazily, so this is cheap) and describe themselves through the version they compute."""
+    settings = detector_settings(config, available)
+    states: dict[str, DetectorState] = {}
+    for name, info in sorted(available.items()):
+        chosen = settings.get(name)
+        if info.cls is None or chosen is None or not chosen.enabled:
+            enabled = bool(chosen and chosen.enabled)
+            states[name] = describe(name, None, enabled=enabled, load_error=info.load_error)
+            continue
+        try:
+            info.cls.configure(config)
+            detector = info.cls(chosen)
+            version = detector.version
+            detector.close()
+        except Exception as exc:  # a third-party detector may fail any way it likes
+            states[name] = describe(name, None, load_error=f"{type(exc).__name__}: {exc}")
+            continue
+        states[name] = describe(name, version)
+    return states
+
+
 def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
     warnings: list[str] = []
-    paths, config = app.paths, app.config
-    index = app.index_path
+    paths = app.paths
+    config, config_error = load(app)
+    index = config.index_path(paths)
     report: dict[str, Any] = {
         "config": {
             "file": str(paths.config_file),
             "exists": paths.config_file.exists(),
             "source": config.source,
+            "error": (
+                None
+                if config_error is None
+                else {
+                    "file": config_error.file,
+                    "key": config_error.key,
+                    "problem": config_error.problem,
+                    "message": str(config_error),
+                }
+            ),
         },
         "paths": {
             "data": str(paths.data_dir),
@@ -76,22 +119,24 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
                 "index schema is not current; it is upgraded the next time shadowlens writes to it"
             )
     available = discover()
-    settings = detector_settings(config, available)
+    states = detector_states(config, available)
     report["detectors"] = [
         {
             "name": name,
             "version": getattr(info.cls, "version", None),
             "origin": info.origin,
-            "enabled": bool(settings.get(name) and settings[name].enabled),
+            "enabled": states[name].state not in (DISABLED, CANNOT_LOAD),
             "error": info.load_error,
+            **states[name].to_json(),
         }
         for name, info in sorted(available.items())
     ]
-    warnings += [f"detector {d['name']} cannot load: {d['error']}" for d in report["detectors"] if d["error"]]
-    registry = registry_for(app)
+    warnings += [
+        f"detector {n}: {s.summary}" for n, s in states.items() if s.state in (MODEL_PROBLEM, CANNOT_LOAD)
+    ]
+    # What really runs per role; `models list` has every model, present or not.
     report["models"] = {
-        role: (spec.id if (spec := registry.best_for(role)) else None)
-        for role in ("detector", "embedder", "agesex", "expression", "landmarks68")
+        name: state.models_text() for name, state in states.items() if any(m.model for m in state.models)
     }
     report["inotify"] = _inotify()
     watches = report["inotify"]["max_user_watches"]
@@ -104,19 +149,42 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
     return report, warnings
 
 
+def _config_line(report: dict[str, Any]) -> str:
+    config = report["config"]
+    if config["error"]:
+        error = config["error"]
+        where = f"{error['key']}: " if error["key"] else ""
+        return (
+            f"config     {error['file']}: ERROR {where}{error['problem']}; "
+            "the rest of this report uses the defaults"
+        )
+    return f"config     {config['file']} ({'in use' if config['exists'] else 'defaults'})"
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 @pass_app
 @handle_errors
 def doctor(app: AppContext, as_json: bool) -> None:
-    """Check paths, the index, detectors, models and inotify limits."""
+    """Check the config, paths, the index, detectors, models and inotify limits.
+
+    A broken config is reported as the first check and the rest of the report uses the defaults.
+    Exit status: 0 when the report ran, warnings included; 2 when the config has an error (as
+    every other command); 1 when the index cannot be opened.
+    """
     report, warnings = collect(app)
     if as_json:
         click.echo(json.dumps(report, indent=2))
-        return
-    click.echo(
-        f"config     {report['config']['file']} ({'in use' if report['config']['exists'] else 'defaults'})"
-    )
+    else:
+        _print(report)
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
+    if report["config"]["error"]:
+        fail(f"config error: {report['config']['error']['message']}", EXIT_CONFIG)
+
+
+def _print(report: dict[str, Any]) -> None:
+    click.echo(_config_line(report))
     for key, value in report["paths"].items():
         click.echo(f"{key:10} {', '.join(value) if isinstance(value, list) else value}")
     idx = report["index"]
@@ -125,10 +193,7 @@ def doctor(app: AppContext, as_json: bool) -> None:
         click.echo(f"schema     {idx['schema']} (current: {idx['schema_head']})")
         click.echo("contents   " + ", ".join(f"{v} {k}" for k, v in idx["counts"].items()))
     for det in report["detectors"]:
-        state = "enabled" if det["enabled"] else ("broken" if det["error"] else "disabled")
-        click.echo(f"detector   {det['name']} {det['version'] or ''} ({state}) from {det['origin']}")
-    chosen = ", ".join(f"{role}={model or 'none'}" for role, model in report["models"].items())
-    click.echo(f"models     best present: {chosen} (details: shadowlens models list)")
+        click.echo(f"detector   {det['name']} {det['version'] or ''} ({det['summary']}) from {det['origin']}")
+    for name, models in report["models"].items():
+        click.echo(f"models     {name}: {models}")
     click.echo("inotify    " + ", ".join(f"{k}={v}" for k, v in report["inotify"].items()))
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)

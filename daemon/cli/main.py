@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from shadowlens.daemon import __version__
-from shadowlens.daemon.cli.context import AppContext, setup_logging
+from shadowlens.daemon import __version__, clock
+from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, setup_logging
 from shadowlens.daemon.cli.doctor import doctor
 from shadowlens.daemon.cli.models_cmd import models
 from shadowlens.daemon.cli.photos import photos, show
@@ -23,7 +23,8 @@ from shadowlens.daemon.cli.watch import pause, resume, status, watch
 @click.option(
     "--config",
     "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    # Checked when it is read, so a problem is one "config error" line, not a usage screen.
+    type=click.Path(path_type=Path),
     envvar="SHADOWLENS_CONFIG",
     help="Config file (default: $XDG_CONFIG_HOME/shadowlens/config.toml).",
 )
@@ -32,6 +33,10 @@ from shadowlens.daemon.cli.watch import pause, resume, status, watch
 def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
     """shadowlens: see what marketers can learn from your photos. Nothing leaves this machine."""
     setup_logging(verbose)
+    try:
+        clock.now()  # a mistyped SHADOWLENS_NOW is one line here, not a traceback later
+    except clock.ClockError as exc:
+        fail(str(exc), EXIT_CONFIG)
     ctx.obj = AppContext(config_path=config_path, verbose=verbose)
 
 

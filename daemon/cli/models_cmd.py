@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,12 +16,17 @@ from shadowlens.models.manifest import ManifestError, ModelSpec
 from shadowlens.models.registry import (
     CORRUPT,
     MISSING,
+    NOT_FETCHED,
     UNPINNED,
     VERIFIED,
     FileStatus,
     Registry,
     UnknownModel,
+    fix_for,
 )
+
+# A model whose `requires` import fails (dlib for the HOG detector): a broken install.
+NEEDS = "needs"
 
 
 def registry_for(app: AppContext) -> Registry:
@@ -31,7 +37,8 @@ def registry_for(app: AppContext) -> Registry:
 
 
 def model_state(registry: Registry, spec: ModelSpec, statuses: list[FileStatus]) -> str:
-    """One word for a model: verified, partial, missing, corrupt, unpinned, or what it needs."""
+    """A word or two for a model: verified, partial, not fetched, missing, corrupt, unpinned, or
+    what it needs. Only corrupt, missing (a file its package should ship) and needs are faults."""
     states = {s.state for s in statuses}
     if states & CORRUPT:
         return "corrupt"
@@ -41,7 +48,9 @@ def model_state(registry: Registry, spec: ModelSpec, statuses: list[FileStatus])
         return VERIFIED
     if UNPINNED in states:
         return UNPINNED
-    return "partial" if VERIFIED in states else MISSING
+    if MISSING in states:
+        return MISSING
+    return "partial" if VERIFIED in states else NOT_FETCHED
 
 
 def describe(registry: Registry, spec: ModelSpec) -> dict[str, Any]:
@@ -105,12 +114,12 @@ def list_models(app: AppContext, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(items, indent=1, ensure_ascii=False))
         return
-    click.echo(f"{'ID':40} {'STATE':10} {'SIZE':>9} {'FREE':4}  {'ROLES':30} LICENCE")
+    click.echo(f"{'ID':40} {'STATE':12} {'SIZE':>9} {'FREE':4}  {'ROLES':30} LICENCE")
     for item in items:
         free = "yes" if item["free_for_any_use"] else "no"
         roles = ",".join(item["roles"])
         size = human_size(item["size"])
-        click.echo(f"{item['id']:40} {item['state']:10} {size:>9} {free:4}  {roles:30} {item['licence']}")
+        click.echo(f"{item['id']:40} {item['state']:12} {size:>9} {free:4}  {roles:30} {item['licence']}")
 
 
 @contextlib.contextmanager
@@ -150,17 +159,42 @@ def fetch(app: AppContext, model_ids: tuple[str, ...], accept_licence: bool) -> 
 @pass_app
 @handle_errors
 def verify(app: AppContext) -> None:
-    """Check every model file present against its pinned size and sha256 (exit 1 if one is corrupt)."""
+    """Check every model file present against its pinned size and sha256.
+
+    Optional models never fetched are listed as "not fetched" and are no fault. Exit status 1 only
+    for a real problem: a file that is there but not the pinned one, a file a package should ship
+    that is gone, or a package a model needs that does not import.
+    """
     registry = registry_for(app)
-    corrupt = 0
+    counts: Counter[str] = Counter()
     for spec in registry.specs():
         statuses = registry.file_status(spec.id)
-        if not statuses:
-            state = model_state(registry, spec, statuses)
-            click.echo(f"{state:12} {spec.id}: built into {', '.join(spec.requires)}")
+        if not registry.requirements_met(spec):
+            counts[NEEDS] += 1
+            needed = ", ".join(spec.requires)
+            click.echo(f"{NEEDS:12} {spec.id}: {needed} does not import; {fix_for(spec)}")
+        elif not statuses:
+            counts[VERIFIED] += 1
+            click.echo(f"{VERIFIED:12} {spec.id}: built into {', '.join(spec.requires)}")
         for status in statuses:
-            corrupt += status.state in CORRUPT
-            detail = status.path if status.state == VERIFIED else status.message
-            click.echo(f"{status.state:12} {spec.id} {status.name}: {detail}")
-    if corrupt:
-        fail(f"{corrupt} model file(s) do not match their pinned sha256 or size")
+            counts[status.state] += 1
+            click.echo(f"{status.state:12} {spec.id} {status.name}: {_detail(spec, status)}")
+    click.echo("summary: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())), err=True)
+    corrupt = sum(counts[state] for state in CORRUPT)
+    problems = [
+        f"{corrupt} model file(s) do not match their pinned sha256 or size" if corrupt else "",
+        f"{counts[MISSING]} file(s) a package should ship are missing" if counts[MISSING] else "",
+        f"{counts[NEEDS]} model(s) need a package that does not import" if counts[NEEDS] else "",
+    ]
+    if any(problems):
+        fail("; ".join(p for p in problems if p))
+
+
+def _detail(spec: ModelSpec, status: FileStatus) -> str:
+    if status.state == VERIFIED:
+        return str(status.path)
+    if status.state == NOT_FETCHED:
+        return f"optional; {fix_for(spec)} to use it"
+    if status.state == UNPINNED:
+        return "optional slot with no pinned sha256 yet: nothing is fetched or used"
+    return status.message

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.cli.photos import read_index
+from shadowlens.daemon.fsnames import json_text
 from shadowlens.daemon.store.writer import Store
 
 
@@ -22,7 +23,7 @@ def profile(app: AppContext, as_json: bool, refresh: bool) -> None:
     if snapshot is None or refresh:
         snapshot = rebuild(app)
     if as_json:
-        click.echo(json.dumps(snapshot, indent=1, ensure_ascii=False))
+        click.echo(json_text(snapshot, indent=1))
         return
     _print_profile(snapshot)
 
@@ -40,7 +41,7 @@ def rebuild(app: AppContext) -> dict[str, Any]:
 
 
 def _print_profile(p: dict[str, Any]) -> None:
-    echo = click.echo
+    echo = say
     echo(f"What your {p['photo_count']} photos tell a marketer (built {p['built_at']}):")
     for sentence in p["statements"] + [s["sentence"] for s in p["segments"]]:
         echo(f"  - {sentence}")
@@ -94,11 +95,11 @@ def alerts(
         return
     items = read_index(app, lambda reader: reader.alerts(include_all))
     if as_json:
-        click.echo(json.dumps(items, indent=1, ensure_ascii=False))
+        click.echo(json_text(items, indent=1))
         return
     for item in items:
         reasons = "; ".join(r["text"] for r in item["reasons"])
         echo_state = "" if item["state"] == "new" else f" [{item['state']}]"
-        click.echo(f"#{item['id']:<5} {item['score']:3}/100 {item['path']}{echo_state}\n        {reasons}")
+        say(f"#{item['id']:<5} {item['score']:3}/100 {item['path']}{echo_state}\n        {reasons}")
     if not items:
-        click.echo("No " + ("" if include_all else "new ") + "alerts.", err=True)
+        say("No " + ("" if include_all else "new ") + "alerts.", err=True)

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from shadowlens.daemon.cli.context import AppContext, handle_errors, pass_app, require_existing
+from shadowlens.daemon.cli.context import (
+    EXIT_CONFIG,
+    AppContext,
+    fail,
+    handle_errors,
+    pass_app,
+    require_existing,
+)
+from shadowlens.daemon.cli.context import echo as say
+from shadowlens.daemon.fsnames import json_text
 from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.scan import Scanner, ScanSummary
 from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.walk import NOT_AN_IMAGE, looks_like_photo
 
 MAX_LISTED_PROBLEMS = 10
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
 
 @click.command()
@@ -31,16 +41,37 @@ def scan(
     """Index photos under PATH... (default: the configured folders), recursively."""
     roots = list(paths) or list(app.config.library.paths)
     require_existing(roots, given=bool(paths), what="file or folder")
+    roots, not_images = _photo_roots(roots)
     store = Store.open(app.index_path)
     try:
         scanner = Scanner(app.config, store, app.index_path)
         summary = _run(scanner, roots, retry_errors, workers)
+        summary.skipped += not_images
         summary.alerts = _update_profile(app, store, changed=bool(summary.indexed or summary.deleted))
+    except KeyboardInterrupt:
+        # Each photo is stored as it finishes, so a second scan picks up where this one stopped.
+        fail(
+            "interrupted; the photos analysed so far are kept: run the same scan to finish", EXIT_INTERRUPTED
+        )
     finally:
         store.close()
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+        click.echo(json_text(summary.as_dict(), indent=2))
     _print_summary(summary)
+
+
+def _photo_roots(roots: list[Path]) -> tuple[list[Path], int]:
+    """Folders, and the files that look like photos; a file that does not is named on stderr,
+    and a scan of nothing but such files stops (exit 2) before it touches the index."""
+    kept = []
+    for root in roots:
+        if root.is_dir() or looks_like_photo(str(root)):
+            kept.append(root)
+        else:
+            say(f"shadowlens: {root}: {NOT_AN_IMAGE}; skipped", err=True)
+    if not kept:
+        fail("nothing to scan: no photo or folder among the given paths", EXIT_CONFIG)
+    return kept, len(roots) - len(kept)
 
 
 def _update_profile(app: AppContext, store: Store, changed: bool) -> int:
@@ -79,16 +110,16 @@ def _run(scanner: Scanner, roots: list[Path], retry_errors: bool, workers: int |
 
 
 def _print_summary(summary: ScanSummary) -> None:
-    click.echo(
-        f"Scanned {summary.found} photos in {summary.seconds:.1f} s: {summary.indexed} indexed, "
+    say(
+        f"Scanned {summary.found} photo{'' if summary.found == 1 else 's'} in {summary.seconds:.1f} s: {summary.indexed} indexed, "
         f"{summary.unchanged} unchanged, {summary.moved} moved or copied (matched by content), "
         f"{summary.deleted} removed from the index, {summary.errors} errors, {summary.skipped} skipped"
         + (f", {summary.alerts} risky (shadowlens alerts)." if summary.alerts else "."),
         err=True,
     )
     if summary.problems:
-        click.echo("Problems in this scan (all errors: shadowlens photos --status error):", err=True)
+        say("Problems in this scan (all errors: shadowlens photos --status error):", err=True)
         for problem in summary.problems[:MAX_LISTED_PROBLEMS]:
-            click.echo(f"  {problem['path']}: {problem['error']}", err=True)
+            say(f"  {problem['path']}: {problem['error']}", err=True)
         if len(summary.problems) > MAX_LISTED_PROBLEMS:
-            click.echo(f"  ... and {len(summary.problems) - MAX_LISTED_PROBLEMS} more", err=True)
+            say(f"  ... and {len(summary.problems) - MAX_LISTED_PROBLEMS} more", err=True)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app
+from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app, path_problem
+from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.decode import has_photo_extension
+from shadowlens.daemon.fsnames import json_text
 
 if TYPE_CHECKING:
     from shadowlens.daemon.scrub.runner import ScrubReport
@@ -26,7 +27,7 @@ REDACT_CHOICES = ("pii", "text", "none")
     "--out",
     "out_dir",
     required=True,
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path),
     help="Folder for the copies (created if missing).",
 )
 @click.option(
@@ -62,6 +63,8 @@ def scrub(
     photos = _photos(paths, out_dir)
     config = app.config
     _check_out(config, out_dir, allow_in_library)
+    if out_dir.exists() and not out_dir.is_dir():
+        fail(f"--out {out_dir} is a file; give a folder for the copies", EXIT_CONFIG)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -87,10 +90,10 @@ def scrub(
     finally:
         scrubber.close()
     if as_json:
-        click.echo(json.dumps([r.as_dict() for r in reports], indent=2, ensure_ascii=False))
+        click.echo(json_text([r.as_dict() for r in reports], indent=2))
     failed = sum(not r.ok for r in reports)
     if failed:
-        click.echo(f"{failed} of {len(reports)} photos failed; no copy was kept for them.", err=True)
+        say(f"{failed} of {len(reports)} photos failed; no copy was kept for them.", err=True)
         sys.exit(1)
 
 
@@ -113,8 +116,9 @@ def _photos(paths: tuple[Path, ...], out_dir: Path) -> list[Path]:
     out = out_dir.expanduser().resolve()
     found: list[Path] = []
     for path in paths:
-        if not path.exists():
-            fail(f"no such file or folder: {path}", EXIT_CONFIG)
+        problem = path_problem(path)
+        if problem:
+            fail(f"{path}: {problem}", EXIT_CONFIG)
         if path.is_dir():
             found += sorted(
                 p
@@ -131,6 +135,6 @@ def _photos(paths: tuple[Path, ...], out_dir: Path) -> list[Path]:
 
 def _print_line(report: ScrubReport) -> None:
     if report.ok:
-        click.echo(f"ok  {report.exposure_before:>3} -> {report.exposure_after:<3} {report.copy}")
+        say(f"ok  {report.exposure_before:>3} -> {report.exposure_after:<3} {report.copy}")
     else:
-        click.echo(f"FAIL {report.source}: {'; '.join(report.problems) or 'no copy written'}")
+        say(f"FAIL {report.source}: {'; '.join(report.problems) or 'no copy written'}")

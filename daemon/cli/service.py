@@ -6,11 +6,12 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
 from shadowlens.daemon.paths import ensure_private_dir
-from shadowlens.daemon.unit import UNIT_NAME, render, unit_path
+from shadowlens.daemon.unit import UNIT_NAME, render, safe_copy_folders, unit_path, user_namespaces_refused
 
 
 def _systemctl(args: list[str], dry_run: bool, check: bool = True) -> int:
@@ -27,6 +28,27 @@ def _systemctl(args: list[str], dry_run: bool, check: bool = True) -> int:
     return proc.returncode
 
 
+def _make_safe_copy_folders(twins: list[Path]) -> None:
+    """Inside its sandbox the service can write a safe-copy folder only if it exists when the
+    service starts (systemd mounts it writable then), and cannot create one inside a read-only
+    photo folder; so it is created now."""
+    for twin in twins:
+        if twin.is_dir():
+            continue
+        if twin.exists():
+            fail(f"safe-copy folder {twin} exists but is not a folder")
+        try:
+            ensure_private_dir(twin)
+        except OSError as exc:
+            click.echo(
+                f"warning: cannot create safe-copy folder {twin} ({exc.strerror or exc}); "
+                "the service tries again each time it starts and makes no safe copies there until it exists",
+                err=True,
+            )
+            continue
+        click.echo(f"created safe-copy folder: {twin} (mode 0700)", err=True)
+
+
 @click.group()
 def service() -> None:
     """Install shadowlens as a systemd user service."""
@@ -38,15 +60,30 @@ def service() -> None:
 @handle_errors
 def install(app: AppContext, dry_run: bool) -> None:
     """Write the user unit, reload systemd and start the service now and at every login."""
-    text = render(app.paths, app.index_path, app.config.library.paths, app.config_path)
+    folders = app.config.library.folders
+    refused = user_namespaces_refused()
+    if refused:
+        click.echo(
+            f"warning: {refused}: the service runs without its file-system sandbox "
+            "(read-only photos, no writes outside its own folders); allow user namespaces to get it",
+            err=True,
+        )
+    try:
+        text = render(app.paths, app.index_path, folders, app.config_path, private_users=refused is None)
+    except ValueError as exc:
+        fail(f"cannot write the unit: {exc}")
     target = unit_path()
     if dry_run:
         click.echo(text)
+        for twin in safe_copy_folders(folders):
+            if not twin.exists():
+                click.echo(f"would create safe-copy folder: {twin} (mode 0700)", err=True)
         click.echo(f"would write: {target}", err=True)
     else:
         # The unit may write only these; they must exist before systemd mounts them writable.
         for folder in (app.paths.data_dir, app.paths.state_dir, app.paths.cache_dir, app.index_path.parent):
             ensure_private_dir(folder)
+        _make_safe_copy_folders(safe_copy_folders(folders))
         ensure_private_dir(target.parent)
         target.write_text(text, encoding="utf-8")
         click.echo(f"wrote: {target}", err=True)

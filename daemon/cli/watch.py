@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app, require_existing
+from shadowlens.daemon import clock
+from shadowlens.daemon.announce import say, show_without_verbose
+from shadowlens.daemon.cli.context import AppContext, echo, fail, handle_errors, pass_app, require_existing
 from shadowlens.daemon.control import AlreadyRunning, DaemonLock, set_paused
+from shadowlens.daemon.fsnames import json_text
 from shadowlens.daemon.status import daemon_status
 from shadowlens.daemon.store.writer import Store
 
@@ -23,15 +26,21 @@ from shadowlens.daemon.store.writer import Store
 @handle_errors
 def watch(app: AppContext, paths: tuple[Path, ...], workers: int | None) -> None:
     """Watch PATH... (default: the configured folders) and analyse new photos as they arrive."""
-    from shadowlens.daemon.service import Daemon
-
     folders = list(paths) or app.config.library.paths
     require_existing(folders, given=bool(paths), what="folder")
+    if not app.verbose:
+        show_without_verbose(sys.stderr)
     try:
-        daemon = Daemon(app.config, app.index_path, app.paths.state_dir, folders, workers)
+        from shadowlens.daemon.service import Daemon
+
+        bar = sys.stderr if sys.stderr.isatty() else None
+        daemon = Daemon(app.config, app.index_path, app.paths.state_dir, folders, workers, bar)
         raise SystemExit(daemon.run())
     except AlreadyRunning as exc:
         fail(str(exc))
+    except KeyboardInterrupt:
+        # Ctrl-C before the daemon took over the signal: nothing was started, so nothing is lost.
+        say("stopping; 0 jobs requeued")
 
 
 def collect_status(app: AppContext) -> dict[str, Any]:
@@ -46,7 +55,7 @@ def status(app: AppContext, as_json: bool) -> None:
     """Is the daemon running, how long is its queue, how fast is it going."""
     info = collect_status(app)
     if as_json:
-        click.echo(json.dumps(info, indent=2))
+        click.echo(json_text(info, indent=2))
         return
     state = f"running (pid {info['pid']})" if info["running"] else "not running"
     click.echo(f"daemon     {state}{', paused' if info['paused'] else ''}")
@@ -55,9 +64,9 @@ def status(app: AppContext, as_json: bool) -> None:
     if info.get("rate_per_minute") is not None:
         click.echo(f"rate       {info['rate_per_minute']:.0f} photos/min")
     if info.get("last_photo"):
-        click.echo(f"last photo {info['last_photo']}")
+        echo(f"last photo {info['last_photo']}")
     if info.get("heartbeat_at") and info["running"]:
-        age = datetime.now(UTC) - datetime.fromisoformat(info["heartbeat_at"])
+        age = clock.now() - datetime.fromisoformat(info["heartbeat_at"])
         if age.total_seconds() > 30:
             click.echo(
                 f"warning: no heartbeat for {age.total_seconds():.0f} s; the daemon may be stuck", err=True

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from defusedxml import ElementTree
 from PIL import Image
+from shadowlens.daemon import clock
 from shadowlens.daemon import exif as tags
 from shadowlens.daemon.detectors.base import Detector, PhotoContext
 from shadowlens.daemon.findings import (
@@ -97,7 +98,7 @@ class MetadataDetector(Detector):
                 offset_source = "gps" if offset else None
             aware = local.replace(tzinfo=offset) if offset else None
             note = None
-            if local > datetime.now() + _FUTURE_SLACK:
+            if local > clock.local_now() + _FUTURE_SLACK:
                 note = "date is in the future: the camera clock was probably wrong"
             finding = TimeFinding(
                 label=(aware or local).isoformat(),

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
+from shadowlens.daemon import clock
 from shadowlens.daemon.alerts.batching import Notification
 from shadowlens.daemon.alerts.delivery import AlertDelivery
 from shadowlens.daemon.config import Config
@@ -88,7 +89,8 @@ class ProfileJobs:
 
     def digest(self, now: datetime | None = None) -> Notification:
         """What the photos revealed this week, as one notification (and a log line)."""
-        since = (now or datetime.now()) - timedelta(days=7)
+        now = now or clock.local_now()
+        since = now - timedelta(days=7)
         with self.store.transaction() as session:
             photos = (
                 session.scalar(select(func.count()).select_from(Photo).where(Photo.analysed_at >= since)) or 0
@@ -103,9 +105,7 @@ class ProfileJobs:
         lines += [s["sentence"] for s in profile.get("segments", [])[:3]]
         notification = Notification("What your photos revealed this week", "\n".join(lines), [], None, 1)
         log.info("weekly digest: %s", " ".join(lines))
-        self.store.profile.save_profile_part(
-            DIGEST_KEY, {"at": (now or datetime.now()).isoformat(), "lines": lines}
-        )
+        self.store.profile.save_profile_part(DIGEST_KEY, {"at": now.isoformat(), "lines": lines})
         if self.config.alerts.desktop and self.delivery.desktop_available():
             self.delivery.notifier.send(notification)
         return notification

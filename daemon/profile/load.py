@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from shadowlens.daemon.fsnames import from_index_text
 from shadowlens.daemon.profile.facts import BrandHit, FaceFact, PhotoFacts
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -47,7 +48,7 @@ def load_facts(session: Session, photo_ids: Sequence[int] | None = None) -> list
             device = " ".join(part for part in (row.device_make, row.device_model) if part) or None
             photos[row.id] = {
                 "photo_id": row.id,
-                "path": row.path,
+                "path": from_index_text(row.path),
                 "taken_at": _parse_time(row.taken_at),
                 "lat": row.lat,
                 "lon": row.lon,

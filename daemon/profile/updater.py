@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from shadowlens.daemon import clock
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.profile.builder import PersonRecord, build_profile
 from shadowlens.daemon.profile.exposure import ExposureContext, Reason, score
@@ -161,7 +162,7 @@ class ProfileUpdater:
         with self.store.transaction() as session:
             facts = load_facts(session)
             persons = [_record(p) for p in session.scalars(select(Person))]
-        snapshot = build_profile(facts, persons, self.config.profile, now or datetime.now())
+        snapshot = build_profile(facts, persons, self.config.profile, now or clock.local_now())
         self.store.profile.save_profile(snapshot)
         context = ExposureContext.from_profile(snapshot)
         if context != self.context or force:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from shadowlens.daemon.fsnames import from_index_text, index_text
 from sqlalchemy import Engine, text
 
 SORTS = {
@@ -64,7 +65,9 @@ def _where(f: PhotoFilter) -> tuple[str, dict[str, Any]]:
         clauses.append(
             "EXISTS (SELECT 1 FROM files fd WHERE fd.photo_id = p.id AND fd.path >= :folder AND fd.path < :folder_end)"
         )
-        params["folder"], params["folder_end"] = f.folder.rstrip("/") + "/", f.folder.rstrip("/") + "0"
+        # Paths are compared in their stored form, which keeps prefixes ("/" + 1 == "0").
+        folder = index_text(f.folder.rstrip("/"))
+        params["folder"], params["folder_end"] = folder + "/", folder + "0"
     if f.person_id is not None:
         clauses.append("EXISTS (SELECT 1 FROM faces fp WHERE fp.photo_id = p.id AND fp.person_id = :person)")
         params["person"] = f.person_id
@@ -78,7 +81,7 @@ def _where(f: PhotoFilter) -> tuple[str, dict[str, Any]]:
             "(p.city LIKE :like OR p.id IN (SELECT fs.photo_id FROM files fs WHERE fs.path LIKE :like)"
             " OR p.id IN (SELECT s.photo_id FROM findings s WHERE s.kind = 'brand' AND s.label LIKE :like))"
         )
-        params["like"] = f"%{f.search.strip()}%"
+        params["like"] = f"%{index_text(f.search.strip())}%"
     return " AND ".join(clauses), params
 
 
@@ -127,9 +130,8 @@ def person_faces(engine: Engine, person_id: int, limit: int = 60) -> list[dict[s
         WHERE fa.person_id = :person ORDER BY fi.confidence DESC LIMIT :limit
     """
     with engine.connect() as connection:
-        return [
-            dict(r._mapping) for r in connection.execute(text(sql), {"person": person_id, "limit": limit})
-        ]
+        rows = connection.execute(text(sql), {"person": person_id, "limit": limit})
+        return [{**r._mapping, "path": r.path and from_index_text(r.path)} for r in rows]
 
 
 def photos_near(engine: Engine, lat: float, lon: float, radius_m: float, limit: int = 200) -> list[PhotoRow]:
@@ -153,7 +155,7 @@ def photos_near(engine: Engine, lat: float, lon: float, radius_m: float, limit: 
 def _photo_row(r: Any) -> PhotoRow:
     return PhotoRow(
         r.id,
-        r.path,
+        from_index_text(r.path),
         r.exposure,
         r.taken_at,
         r.city,

@@ -190,6 +190,7 @@ def _file_view(
         device = {"make": photo.device_make, "model": photo.device_model}
     return {
         "path": file.path,
+        "photo_id": photo.id if photo else None,
         "sha256": photo.sha256 if photo else None,
         "status": file.status,
         "error": file.error,

@@ -6,11 +6,15 @@ renamed or copied file points at the same photo, so its analysis is never repeat
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
+from shadowlens.daemon import clock
+from shadowlens.daemon.fsnames import from_index_text, index_text, shown
 from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, MetaData, String, UniqueConstraint, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -22,7 +26,34 @@ NAMING = {
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return clock.utc_naive()
+
+
+class PathText(TypeDecorator[str]):
+    """A file path, whatever its bytes: names that are not UTF-8 are stored in the reversible,
+    prefix-keeping form of ``fsnames.index_text`` (SQLite refuses the surrogates Python uses)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else index_text(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else from_index_text(value)
+
+
+class MessageText(TypeDecorator[str]):
+    """An error message, which may quote a path: undecodable bytes are kept as ``\\xNN``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else shown(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        return value
 
 
 class Base(DeclarativeBase):
@@ -44,7 +75,7 @@ class Photo(Base):
     width: Mapped[int | None]
     height: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(16))
-    error: Mapped[str | None]
+    error: Mapped[str | None] = mapped_column(MessageText)
     signature: Mapped[str]
     # Denormalised from findings so that lists of 100,000 photos sort and filter fast.
     taken_at: Mapped[str | None] = mapped_column(index=True)
@@ -77,14 +108,14 @@ class File(Base):
     __tablename__ = "files"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str] = mapped_column(unique=True)
+    path: Mapped[str] = mapped_column(PathText, unique=True)
     photo_id: Mapped[int | None] = mapped_column(ForeignKey("photos.id", ondelete="SET NULL"), index=True)
     size: Mapped[int | None]
     mtime_ns: Mapped[int | None]
     inode: Mapped[int | None]
     device: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(16), index=True)
-    error: Mapped[str | None]
+    error: Mapped[str | None] = mapped_column(MessageText)
     first_seen: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -175,7 +206,7 @@ class DetectorRunRow(Base):
     seconds: Mapped[float]
     # Seconds per stage (for faces: detector, embedder, agesex, expression).
     timings: Mapped[dict[str, Any] | None]
-    error: Mapped[str | None]
+    error: Mapped[str | None] = mapped_column(MessageText)
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -186,9 +217,9 @@ class ScanError(Base):
     __table_args__ = (UniqueConstraint("path", "stage"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str]
+    path: Mapped[str] = mapped_column(PathText)
     stage: Mapped[str] = mapped_column(String(32))
-    message: Mapped[str]
+    message: Mapped[str] = mapped_column(MessageText)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -206,11 +237,11 @@ class Job(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    path: Mapped[str] = mapped_column(index=True)
+    path: Mapped[str] = mapped_column(PathText, index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
     attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None]
+    last_error: Mapped[str | None] = mapped_column(MessageText)
     worker: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

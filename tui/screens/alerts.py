@@ -13,6 +13,8 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 from rich.text import Text
+from shadowlens.daemon import clock
+from shadowlens.daemon.fsnames import shown
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.screens.dialogs import sync_table
 from textual import events, on, work
@@ -87,7 +89,7 @@ def ago(stamp: str | None, now: datetime | None = None) -> str:
         return stamp
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    seconds = ((now or clock.now()) - when).total_seconds()
     if seconds < 60:
         return "just now" if seconds < 10 else f"{int(seconds)} s ago"
     if seconds < 3600:
@@ -101,7 +103,7 @@ def ago(stamp: str | None, now: datetime | None = None) -> str:
 
 def _cell(text: str, style: str = "") -> Text:
     # Text, never str: DataTable parses str cells as markup, and paths may contain "[".
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
+    return Text(shown(text), style=style, no_wrap=True, overflow="ellipsis", end="")
 
 
 class AlertsScreen(LibraryScreen):
@@ -207,10 +209,10 @@ class AlertsScreen(LibraryScreen):
         score = int(alert["score"])
         path = alert.get("path")
         text = Text(no_wrap=False)
-        text.append(PurePath(path).name if path else "(photo no longer in the index)", style="bold")
+        text.append(shown(PurePath(path).name) if path else "(photo no longer in the index)", style="bold")
         text.append(f"  exposure {score}/100\n", style=risk_style(score))
         if path:
-            text.append(f"{PurePath(path).parent}\n", style="dim")
+            text.append(f"{shown(str(PurePath(path).parent))}\n", style="dim")
         for reason in sorted(alert.get("reasons") or [], key=lambda r: -int(r.get("points", 0))):
             text.append(f"+{int(reason.get('points', 0)):<3} ", style="bold")
             text.append(f"{reason.get('text', '')}\n")

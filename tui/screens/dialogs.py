@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 from rich.markup import escape
 from rich.text import Text
+from shadowlens.daemon.fsnames import shown
 from shadowlens.daemon.store.browse import PhotoRow
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -160,7 +161,7 @@ def fixed_table(table_id: str, columns: Columns, zebra: bool = False) -> DataTab
 
 def plain(value: object) -> Text:
     """A cell from data (a name, a path, a city): DataTable would read a bare str as markup."""
-    return Text("" if value is None else str(value), no_wrap=True)
+    return Text("" if value is None else shown(str(value)), no_wrap=True)
 
 
 def split_path(path: str) -> tuple[Text, Text]:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PIL import Image as PILImage
 from PIL import ImageDraw
 from rich.text import Text
+from shadowlens.daemon.fsnames import shown
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.safe_copy import run_safe_copies
-from sqlalchemy import text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -192,10 +192,7 @@ class PhotoScreen(LibraryScreen):
 
     def fetch(self) -> _Detail:
         info = self.library.photo(self.photo_path)
-        with self.library.reader.engine.connect() as connection:
-            found = connection.execute(
-                text("SELECT photo_id FROM files WHERE path = :path"), {"path": self.photo_path}
-            ).scalar_one_or_none()
+        found = info.get("photo_id") if info else None
         photo_id = int(found) if found is not None else self.photo_id
         boxes = _boxes(info)
         try:
@@ -286,7 +283,7 @@ class PhotoScreen(LibraryScreen):
 
     def _paths(self) -> Text:
         others = (self.info or {}).get("other_paths") or []
-        return Text("\n".join([self.photo_path, *others]))
+        return Text(shown("\n".join([self.photo_path, *others])))
 
     # -- actions -------------------------------------------------------------------------------
 

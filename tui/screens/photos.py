@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
+from shadowlens.daemon.fsnames import shown
 from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.safe_copy import FLAGGED, run_safe_copies
@@ -105,7 +106,7 @@ def _cells(row: PhotoRow, widths: dict[str, int]) -> Cells:
         Text(str(row.people) if row.people else "", justify="right"),
         Text(_clip((row.brands or "").replace(",", ", "), widths["brands"])),
         Text("✓" if row.marked_safe else "", style="green"),
-        Text(_clip_left(row.path, widths["path"])),
+        Text(_clip_left(shown(row.path), widths["path"])),
     )
 
 

@@ -2,7 +2,8 @@
 
 The TUI never imports detector or watcher code. Installed detectors come from entry-point
 metadata (``registry.discover()`` would import every detector module, models and all), and the
-models in use from the version strings the daemon stored with its detector runs.
+models in use from the version strings the daemon stored with its detector runs, put into the
+same words as ``shadowlens doctor`` by ``daemon.detector_state``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 from rich.text import Text
+from shadowlens.daemon.detector_state import DetectorState, describe
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.screens.alerts import ago, set_columns
 from shadowlens.tui.screens.dialogs import sync_table
@@ -26,7 +28,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 DETECTOR_GROUP = "shadowlens.detectors"  # = shadowlens.daemon.registry.GROUP, without importing it
 # The runs of the newest analysed photo: a primary-key lookup, where a GROUP BY over all of
 # detector_runs would scan a row per photo and detector on every reload (once a second while
-# the daemon works). Each version reads "<version>+<model>+<model>...", "+off" when disabled.
+# the daemon works). Each version reads "<version>+<model>+<model>...", "off" for no model.
 LATEST_RUNS = sql(
     "SELECT detector, version FROM detector_runs WHERE photo_id = (SELECT MAX(photo_id) FROM detector_runs)"
 )
@@ -36,8 +38,9 @@ ERROR_COLUMNS = (("where", "Where", 28), ("stage", "Stage", 9), ("problem", "Pro
 
 @dataclass(frozen=True)
 class Models:
-    in_use: list[tuple[str, list[str]]] = field(default_factory=list)  # (detector, its models)
-    off: list[str] = field(default_factory=list)
+    in_use: list[DetectorState] = field(default_factory=list)
+    # Enabled, but finding nothing: no model, or a chosen one that is not usable.
+    idle: list[DetectorState] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)
 
 
@@ -51,18 +54,15 @@ def installed_detectors() -> list[str]:
 
 
 def models_in_use(installed: list[str], versions: dict[str, str]) -> Models:
-    """Sort detectors into in use (with their models), switched off, and not run (yet)."""
+    """Sort detectors into in use (with their models), finding nothing, and not run (yet)."""
     models = Models()
     for name in [*installed, *sorted(set(versions) - set(installed))]:
         version = versions.get(name)
         if version is None:
             models.not_run.append(name)
             continue
-        parts = version.split("+")[1:]
-        if "off" in parts:
-            models.off.append(name)
-        else:
-            models.in_use.append((name, parts))
+        state = describe(name, version)
+        (models.idle if state.finds_nothing else models.in_use).append(state)
     return models
 
 
@@ -199,15 +199,16 @@ def _library(status: dict[str, Any]) -> Text:
 
 def _models(models: Models) -> Text:
     out = Text()
-    if not (models.in_use or models.off):
+    if not (models.in_use or models.idle):
         out.append("Nothing analysed yet.", style="dim")
-    for i, (name, parts) in enumerate(models.in_use):
+    for i, state in enumerate(models.in_use):
         out.append(", " if i else "")
-        out.append(name, style="bold")
-        if parts:
-            out.append(f" ({', '.join(parts)})", style="dim")
-    if models.off:
-        out.append(f"\noff: {', '.join(models.off)}", style="dim")
+        out.append(state.name, style="bold")
+        if state.models:
+            out.append(f" ({state.models_text()})", style="dim")
+    for state in models.idle:
+        out.append(f"\n{state.name}", style="bold")
+        out.append(f": {state.summary}", style="yellow")
     if models.not_run:
         out.append(f"\nnot run yet: {', '.join(models.not_run)}", style="dim")
     return out

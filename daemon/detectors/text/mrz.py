@@ -12,6 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from shadowlens.daemon import clock
+
 _WEIGHTS = (7, 3, 1)
 _CHARSET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789<")
 _FILLER_LOOKALIKES = {"‹": "<", "(": "<", "[": "<", "{": "<", "≤": "<", "＜": "<"}
@@ -121,7 +123,7 @@ def _date(yymmdd: str, birth: bool) -> str | None:
         return None
     year = int(yymmdd[:2])
     if birth:
-        year += 1900 if year > dt.date.today().year % 100 else 2000
+        year += 1900 if year > clock.today().year % 100 else 2000
     else:
         year += 1900 if year >= 70 else 2000
     try:

@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from shadowlens.daemon import clock
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -470,7 +472,7 @@ def _month(word: str) -> int | None:
 def _birth_date(match: re.Match[str], region: str | None) -> str | None:
     groups = match.groupdict()
     year, first = int(groups["y"]), int(groups["a"])
-    today = dt.date.today()
+    today = clock.today()
     if len(groups["y"]) == 2:
         year += 1900 if year > today.year % 100 else 2000
     if groups.get("m"):
