@@ -228,7 +228,7 @@ def open_photo(path: Path, *, want_side: int | None, max_megapixels: float) -> D
                 # reduction down to within 2x first, then bilinear: detectors see no difference
                 # and a 12 MP photo shrinks in a third of the time.
                 image.thumbnail((want_side, want_side), Image.Resampling.BILINEAR, reducing_gap=1.0)
-            upright = image.convert("RGB")
+            upright = _flattened(image)
             if orientation in _TRANSPOSE:
                 upright = upright.transpose(_TRANSPOSE[orientation])
             photo.image = upright
@@ -239,3 +239,14 @@ def open_photo(path: Path, *, want_side: int | None, max_megapixels: float) -> D
         except Exception as exc:
             photo.error = f"truncated or corrupt image data: {_reason(exc)}"
     return photo
+
+
+def _flattened(image: Image.Image) -> Image.Image:
+    """RGB as a viewer shows it: transparent areas over white. Dropping the alpha channel instead
+    would reveal whatever colour a transparent pixel stores, which a safe copy must not do."""
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if not has_alpha:
+        return image.convert("RGB")
+    rgba = image.convert("RGBA")
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")

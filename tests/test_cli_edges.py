@@ -160,3 +160,11 @@ def indexed_count(index: Path) -> int:
         return int(query(index, "SELECT count(*) FROM files WHERE status = 'indexed'")[0][0])
     except sqlite3.OperationalError:
         return 0  # the index is still being created
+
+
+def test_rescanning_one_indexed_file_finds_it_unchanged(env: Env, tmp_path: Path) -> None:
+    env.write_config(FAST)
+    photo = small_jpeg(tmp_path / "one.jpg")
+    first = env.json("scan", str(photo))
+    again = env.json("scan", str(photo))
+    assert (first["indexed"], again["unchanged"], again["moved"], again["indexed"]) == (1, 1, 0, 0)

@@ -223,3 +223,22 @@ def test_heic_output_has_no_metadata(tmp_path: Path) -> None:
     assert leftover_metadata(heic) == [] and leftover_metadata(jpeg) == []
     with Image.open(heic) as back:
         assert back.format == "HEIF" and back.size == (64, 48)
+
+
+def test_transparent_pixels_come_out_white_not_as_the_colour_they_hide(tmp_path: Path) -> None:
+    """A PNG can store any colour under alpha 0 (a cropped-out card number, say): the JPEG copy
+    shows what a viewer shows, never the hidden pixels."""
+    env = Env(tmp_path / "home")
+    env.write_config("".join(f"[detectors.{n}]\nenabled = false\n" for n in ("faces", "codes", "nudity")))
+    source = tmp_path / "in" / "logo.png"
+    source.parent.mkdir()
+    image = Image.new("RGBA", (200, 100), (255, 0, 0, 0))  # red, fully transparent
+    image.paste((0, 0, 255, 255), (0, 0, 100, 100))  # blue, opaque
+    image.save(source)
+    report = env.json("scrub", "--out", str(tmp_path / "out"), str(source))
+    with Image.open(report[0]["copy"]) as copy:
+        assert copy.format == "JPEG" and copy.mode == "RGB"
+        hidden = copy.getpixel((150, 50))
+        shown = copy.getpixel((50, 50))
+    assert isinstance(hidden, tuple) and min(hidden) > 240, hidden  # white, not red
+    assert isinstance(shown, tuple) and shown[2] > 200 and shown[0] < 40, shown

@@ -56,7 +56,9 @@ class Store:
     # -- reads the writer itself needs -------------------------------------------------
 
     def known_files(self, roots: Iterable[Path]) -> dict[str, KnownFile]:
-        """Stored files under ``roots``, for the stat comparison of a rescan."""
+        """Stored files under ``roots`` (or a root itself, when it is a file), for the stat
+        comparison of a rescan."""
+        exact = {str(root) for root in roots}
         prefixes = [str(root).rstrip(os.sep) + os.sep for root in roots]
         query = select(
             File.path, File.size, File.mtime_ns, File.inode, File.device, File.status, Photo.signature
@@ -64,7 +66,7 @@ class Store:
         known: dict[str, KnownFile] = {}
         with self._sessions() as session:
             for row in session.execute(query):
-                if any(row.path.startswith(prefix) for prefix in prefixes):
+                if row.path in exact or any(row.path.startswith(prefix) for prefix in prefixes):
                     known[row.path] = _known(row)
         return known
 
