@@ -13,6 +13,7 @@ from shadowlens.daemon.unit import render
 
 from tests.conftest import Env, manifest_rows
 from tests.daemon_helpers import WatchProcess, query, wait_for
+from tests.foreground_watch import alive, children
 from tests.plugin_builder import SLEEPY, install_plugin
 
 BURST = 2000
@@ -28,26 +29,6 @@ def _make_burst(folder: Path, corpus: Path, count: int) -> list[Path]:
         os.link(sources[i % len(sources)], target)
         paths.append(target)
     return paths
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def _assert_each_analysed_once(index: Path, paths: list[Path]) -> None:
@@ -80,11 +61,11 @@ def test_kill_9_in_mid_burst_then_restart_analyses_every_file_exactly_once(
             "a fifth of the burst",
             first,
         )
-        workers = _children(first.proc.pid)
+        workers = children(first.proc.pid)
         assert workers, "the daemon analyses in worker processes"
         first.kill()  # SIGKILL: no chance to clean up
         # Its workers must not linger as orphans holding memory.
-        wait_for(lambda: not any(_alive(pid) for pid in workers), 10, f"workers {workers} to exit")
+        wait_for(lambda: not any(alive(pid) for pid in workers), 10, f"workers {workers} to exit")
     finally:
         first.stop()
     assert query(env.index, "SELECT count(*) FROM jobs WHERE state = 'done'")[0][0] < BURST, "killed too late"

@@ -22,6 +22,7 @@ from textual.widgets import DataTable
 from tests.conftest import LIBRARY_NOW, Env, small_jpeg
 from tests.daemon_helpers import WatchProcess, query, wait_for
 from tests.library_builder import Shot, write_shot
+from tests.tui_support import cell_text, library_of, until, until_loaded
 
 LATIN1 = os.fsdecode(b"F\xeate.jpg")  # "Fete" with e-circumflex in Latin-1: not UTF-8
 CP1252 = os.fsdecode(b"Caf\xe9 \x80 menu.jpg")  # CP-1252's euro sign, alone, is no UTF-8 either
@@ -120,28 +121,18 @@ def test_a_safe_copy_of_a_non_utf8_name(scanned: tuple[Env, Path], tmp_path: Pat
 
 
 def test_the_tui_lists_and_opens_the_photo(scanned: tuple[Env, Path]) -> None:
-    from tests.tui_support import library_of
-
     env, library = scanned
 
     async def main() -> None:
         app = ShadowlensApp(library_of(env), start="photos")
         async with app.run_test(size=(140, 30)) as pilot:
-            for _ in range(100):
-                if getattr(app.screen, "loaded", False):
-                    break
-                await pilot.pause(0.1)
+            await until_loaded(pilot)
             table = app.screen.query_one(DataTable)
-            rows = [
-                " ".join(getattr(c, "plain", str(c)) for c in table.get_row_at(i))
-                for i in range(table.row_count)
-            ]
+            rows = [cell_text(table, i) for i in range(table.row_count)]
             assert any("F\\xeate.jpg" in row for row in rows), rows
             app.open_photo(str(library / LATIN1))
-            for _ in range(100):
-                if type(app.screen).__name__ == "PhotoScreen" and getattr(app.screen, "loaded", False):
-                    break
-                await pilot.pause(0.1)
+            await until(pilot, lambda: type(app.screen).__name__ == "PhotoScreen")
+            await until_loaded(pilot)
             paths = str(app.screen.query_one("#photo-paths").render())
             assert "F\\xeate.jpg" in paths
 

@@ -24,7 +24,7 @@ from shadowlens.tui.app import ShadowlensApp
 from textual.widgets import Static
 
 from tests.conftest import Env, small_jpeg
-from tests.tui_support import library_of
+from tests.tui_support import library_of, until_loaded
 
 OBJECTS_FIX = "run `shadowlens models fetch yolo-objects`"
 
@@ -163,10 +163,7 @@ def status_text(env: Env) -> str:
     async def main() -> str:
         app = ShadowlensApp(library_of(env), start="status")
         async with app.run_test(size=(120, 40)) as pilot:
-            for _ in range(200):
-                if getattr(app.screen, "loaded", False):
-                    break
-                await pilot.pause(0.1)
+            await until_loaded(pilot)
             return str(app.screen.query_one("#status-models", Static).render())
 
     return asyncio.run(main())

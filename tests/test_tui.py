@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, Static
 
 from tests.conftest import Env
 from tests.daemon_helpers import query
-from tests.tui_support import build_library, library_of
+from tests.tui_support import build_library, cell_text, library_of, until
 
 pytestmark = pytest.mark.corpus
 Body = Callable[[ShadowlensApp, Any], Awaitable[None]]
@@ -35,18 +35,6 @@ def drive(library: Library, body: Body, size: tuple[int, int] = (120, 40), **opt
             await body(app, pilot)
 
     asyncio.run(main())
-
-
-async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        await pilot.pause(0.1)
-    raise AssertionError("timed out waiting for the screen")
-
-
-def cell_text(table: DataTable[Any], row: int) -> str:
-    return " ".join(getattr(cell, "plain", str(cell)) for cell in table.get_row_at(row))
 
 
 def text_of(app: ShadowlensApp, selector: str) -> str:

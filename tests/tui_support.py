@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from shadowlens.tui.library import Library
+from textual.widgets import DataTable
 
 from tests.conftest import LIBRARY_NOW, Env, corpus_or_skip
 from tests.library_builder import Shot, write_shot
@@ -49,3 +52,20 @@ def build_library(root: Path) -> tuple[Env, Path]:
 
 def library_of(env: Env) -> Library:
     return Library(env.index, env.root / "state" / "shadowlens")
+
+
+async def until(pilot: Any, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("timed out waiting for the screen")
+
+
+async def until_loaded(pilot: Any, timeout: float = 20.0) -> None:
+    """Until the current screen has shown its data."""
+    await until(pilot, lambda: bool(getattr(pilot.app.screen, "loaded", False)), timeout)
+
+
+def cell_text(table: DataTable[Any], row: int) -> str:
+    return " ".join(getattr(cell, "plain", str(cell)) for cell in table.get_row_at(row))
