@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from shadowlens.daemon.decode import DecodedPhoto
+    from shadowlens.daemon.analysis.decode import DecodedPhoto
     from shadowlens.daemon.detectors.faces.detector import FacesDetector
     from shadowlens.models.registry import Registry
 
@@ -84,8 +84,8 @@ def detector_only(reg: Registry, model_id: str) -> FacesDetector:
 
 def decode(path: Path, side: int) -> DecodedPhoto:
     """As the pipeline decodes for a detector that wants ``side`` pixels on the long side."""
+    from shadowlens.daemon.analysis.decode import open_photo
     from shadowlens.daemon.config import Config
-    from shadowlens.daemon.decode import open_photo
 
     return open_photo(path, want_side=side, max_megapixels=Config().decode.max_megapixels)
 
@@ -94,7 +94,7 @@ def run_stage(
     detector: FacesDetector, path: Path, decoded: DecodedPhoto
 ) -> tuple[list[Box], dict[str, float]]:
     """Face boxes (full-resolution pixels) and the stage's per-role seconds for one photo."""
-    from shadowlens.daemon.detectors.base import PhotoContext
+    from shadowlens.daemon.analysis.detector import PhotoContext
 
     photo = PhotoContext(path=path, decoded=decoded)
     boxes = [tuple(f.bbox) for f in detector.detect(photo) if f.bbox]

@@ -341,9 +341,9 @@ class _Rows:
 
 def _build(path: Path, quick: bool) -> Built:
     from shadowlens.daemon.config import Config
+    from shadowlens.daemon.index.db import open_index
     from shadowlens.daemon.profile.exposure import ExposureContext, score
     from shadowlens.daemon.profile.facts import BrandHit, FaceFact, PhotoFacts
-    from shadowlens.daemon.store.db import open_index
 
     started = time.perf_counter()
     open_index(path).dispose()
@@ -701,8 +701,8 @@ def _built(ctx: Context) -> Built:
 def _live(ctx: Context) -> Live:
     def start() -> Live:
         from shadowlens.daemon.config import Config
+        from shadowlens.daemon.index.writer import Store
         from shadowlens.daemon.profile.updater import ProfileUpdater
-        from shadowlens.daemon.store.writer import Store
 
         built = _built(ctx)
         store = Store.open(built.path)

@@ -198,8 +198,8 @@ class Rescan:
 def _rescan(ctx: Context) -> Rescan:
     # Imported here, after run.py has pointed XDG_* at the scratch area.
     from shadowlens.daemon.config import parse_config
-    from shadowlens.daemon.scan import Scanner
-    from shadowlens.daemon.store.writer import Store
+    from shadowlens.daemon.index.writer import Store
+    from shadowlens.daemon.library.scan import Scanner
 
     corpus = ctx.need_corpus()
     pool = corpus.photos()

@@ -122,8 +122,8 @@ class Index:
 def _index(ctx: Context) -> Index:
     def make() -> Index:
         from shadowlens.daemon.config import Config
+        from shadowlens.daemon.index.writer import Store
         from shadowlens.daemon.profile.updater import ProfileUpdater
-        from shadowlens.daemon.store.writer import Store
 
         built = _build(ctx.tempdir("tui-index") / "index.db", ctx.quick)
         config = Config()
@@ -496,7 +496,7 @@ Check = Callable[[Any], str | None]
 
 def _queries(library: Any, picks: Picks) -> dict[str, tuple[str, Callable[[], Any], Check]]:
     """name: (what it asks, the call, a check of its answer returning a problem or None)."""
-    from shadowlens.daemon.store.browse import PhotoFilter
+    from shadowlens.daemon.index.reads.browse import PhotoFilter
     from shadowlens.tui.screens.photos import DEFAULT_DESCENDING
 
     everything = PhotoFilter()

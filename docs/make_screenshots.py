@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # for tests.*, when run as a script
 
 import pytest  # noqa: E402
-from shadowlens.daemon.store.browse import PhotoFilter  # noqa: E402
+from shadowlens.daemon.index.reads.browse import PhotoFilter  # noqa: E402
 from shadowlens.tui.app import ShadowlensApp  # noqa: E402
 from shadowlens.tui.library import Library  # noqa: E402
 

@@ -1,9 +1,9 @@
-"""Alembic environment: always runs on the engine handed over by shadowlens.daemon.store.db."""
+"""Alembic environment: always runs on the engine handed over by shadowlens.daemon.index.db."""
 
 from __future__ import annotations
 
 from alembic import context
-from shadowlens.daemon.store.schema import Base
+from shadowlens.daemon.index.schema import Base
 from sqlalchemy import Engine, create_engine
 
 config = context.config
@@ -15,7 +15,7 @@ def run_migrations_online() -> None:
     if not isinstance(engine, Engine):
         url = config.get_main_option("sqlalchemy.url")
         if not url:
-            raise RuntimeError("no engine given; open the index with shadowlens.daemon.store.db.open_index")
+            raise RuntimeError("no engine given; open the index with shadowlens.daemon.index.db.open_index")
         engine = create_engine(url)
     with engine.connect() as connection:
         context.configure(

@@ -22,8 +22,7 @@ from __future__ import annotations
 import os
 import time
 
-from shadowlens.daemon.detectors.base import Detector, PhotoContext
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.api import Detector, Finding, PhotoContext
 
 
 class SleepyDetector(Detector):

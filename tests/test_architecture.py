@@ -14,9 +14,9 @@ from tests.conftest import REPO
 
 def test_the_engine_never_imports_the_ui() -> None:
     code = (
-        "import sys, shadowlens.daemon.cli.main, shadowlens.daemon.scan, shadowlens.daemon.workers;"
-        "import shadowlens.daemon.service, shadowlens.daemon.watcher, shadowlens.daemon.dispatcher;"
-        "from shadowlens.daemon.registry import build_detectors;"
+        "import sys, shadowlens.daemon.cli.main, shadowlens.daemon.library.scan, shadowlens.daemon.analysis.pool;"
+        "import shadowlens.daemon.service.daemon, shadowlens.daemon.service.watcher, shadowlens.daemon.service.dispatcher;"
+        "from shadowlens.daemon.analysis.plugins import build_detectors;"
         "from shadowlens.daemon.config import Config; build_detectors(Config());"
         "bad = sorted(m for m in sys.modules if m.startswith(('shadowlens.tui', 'textual')));"
         "print(bad); sys.exit(1 if bad else 0)"
@@ -41,10 +41,10 @@ def test_no_top_level_daemon_or_tui_package_is_installed(tmp_path: Path) -> None
 
 
 WRITERS = {
-    Path("daemon/store/writer.py"),
-    Path("daemon/store/profile_writes.py"),
-    Path("daemon/store/queue.py"),
-    Path("daemon/store/db.py"),
+    Path("daemon/index/writer.py"),
+    Path("daemon/index/profile_writes.py"),
+    Path("daemon/index/queue.py"),
+    Path("daemon/index/db.py"),
 }
 _SQL_WRITE = re.compile(
     r"^\s*(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO)\b", re.IGNORECASE
@@ -52,7 +52,7 @@ _SQL_WRITE = re.compile(
 
 
 def test_only_the_store_writer_module_writes() -> None:
-    """One write path: SQL writes and ORM unit-of-work calls live in daemon/store/writer.py."""
+    """One write path: SQL writes and ORM unit-of-work calls live in daemon/index/writer.py."""
     offenders = []
     for path in sorted((REPO / "daemon").rglob("*.py")):
         relative = path.relative_to(REPO)
@@ -107,8 +107,8 @@ def test_the_tui_never_imports_detector_or_watcher_code() -> None:
         "[importlib.import_module(m.name) for p in (shadowlens.tui, shadowlens.tui.screens)"
         " for m in pkgutil.iter_modules(p.__path__, p.__name__ + '.')];"
         "bad = sorted(m for m in sys.modules if m.startswith(('shadowlens.daemon.detectors', "
-        "'shadowlens.daemon.watcher', 'shadowlens.daemon.pipeline', 'shadowlens.daemon.service', "
-        "'shadowlens.daemon.workers', 'watchdog', 'onnxruntime', 'insightface', 'rapidocr')));"
+        "'shadowlens.daemon.service.watcher', 'shadowlens.daemon.analysis.pipeline', 'shadowlens.daemon.service.daemon', "
+        "'shadowlens.daemon.analysis.pool', 'watchdog', 'onnxruntime', 'insightface', 'rapidocr')));"
         "print(bad); sys.exit(1 if bad else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

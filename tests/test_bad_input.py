@@ -146,8 +146,8 @@ def world_writable_dir() -> Iterator[Path]:
 
 def test_a_file_that_vanishes_mid_scan_is_recorded_and_the_scan_goes_on(env: Env, tmp_path: Path) -> None:
     from shadowlens.daemon.config import parse_config
-    from shadowlens.daemon.scan import Scanner
-    from shadowlens.daemon.store.writer import Store
+    from shadowlens.daemon.index.writer import Store
+    from shadowlens.daemon.library.scan import Scanner
 
     root = tmp_path / "photos"
     files = [small_jpeg(root / f"{i}.jpg", color=(40 * i, 0, 0)) for i in range(6)]

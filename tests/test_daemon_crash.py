@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from shadowlens.daemon.paths import app_paths
-from shadowlens.daemon.unit import render
+from shadowlens.daemon.service.unit import render
 
 from tests.conftest import Env, manifest_rows
 from tests.daemon_helpers import WatchProcess, query, wait_for
@@ -179,8 +179,8 @@ from __future__ import annotations
 
 import os
 
-from shadowlens.daemon.detectors.base import Detector, PhotoContext
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.analysis.detector import Detector, PhotoContext
+from shadowlens.daemon.analysis.findings import Finding
 
 
 class CrashDetector(Detector):

@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
-from shadowlens.daemon import exif as tags
+from shadowlens.daemon.analysis import exif as tags
+from shadowlens.daemon.analysis.decode import DecodeError, open_photo
+from shadowlens.daemon.analysis.detector import PhotoContext
+from shadowlens.daemon.analysis.findings import (
+    DeviceFinding,
+    GpsFinding,
+    MetadataIssue,
+    NameFinding,
+    TimeFinding,
+)
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import DecodeError, open_photo
-from shadowlens.daemon.detectors.base import PhotoContext
 from shadowlens.daemon.detectors.metadata import MetadataDetector
-from shadowlens.daemon.findings import DeviceFinding, GpsFinding, MetadataIssue, NameFinding, TimeFinding
 
 
 def _r(value: float | Fraction) -> IFDRational:

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from shadowlens.daemon.analysis.decode import open_photo
+from shadowlens.daemon.api import FaceFinding, PhotoContext
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import open_photo
-from shadowlens.daemon.detectors.base import PhotoContext
 from shadowlens.daemon.detectors.faces.detector import FacesDetector, FacesSettings
-from shadowlens.daemon.detectors.faces.types import FaceFinding
 from shadowlens.models.registry import Registry
 
 from tests.conftest import SHARED, Env, corpus_or_skip

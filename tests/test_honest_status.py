@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from shadowlens.daemon.analysis.states import ESSENTIAL, NO_MODEL, ROLES, describe
 from shadowlens.daemon.cli.context import AppContext
 from shadowlens.daemon.cli.models_cmd import models
-from shadowlens.daemon.detector_state import ESSENTIAL, NO_MODEL, ROLES, describe
 from shadowlens.models.manifest import MANIFEST_ENV
 from shadowlens.models.registry import package_dir
 from shadowlens.tui.app import ShadowlensApp
@@ -38,7 +38,7 @@ def doctor_states(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_the_state_words_follow_the_detectors_own_roles() -> None:
     from shadowlens.daemon.detectors.faces.detector import ROLES as FACE_ROLES
-    from shadowlens.daemon.detectors.text.objects import LogosDetector, ObjectsDetector
+    from shadowlens.daemon.detectors.vision.objects import LogosDetector, ObjectsDetector
 
     assert ROLES["faces"] == FACE_ROLES
     assert ROLES["objects"] == (ObjectsDetector.role,) and ROLES["logos"] == (LogosDetector.role,)

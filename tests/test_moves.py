@@ -7,11 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import shadowlens.daemon.pipeline as pipeline_module
+import shadowlens.daemon.analysis.pipeline as pipeline_module
 from shadowlens.daemon.config import parse_config
-from shadowlens.daemon.scan import Scanner, ScanSummary
-from shadowlens.daemon.store.queries import Reader
-from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.index.reads.queries import Reader
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.library.scan import Scanner, ScanSummary
 
 from tests.conftest import Env, corpus_or_skip
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from shadowlens.daemon.analysis.decode import open_photo
+from shadowlens.daemon.analysis.detector import PhotoContext
+from shadowlens.daemon.analysis.findings import BrandFinding
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import open_photo
-from shadowlens.daemon.detectors.base import PhotoContext
-from shadowlens.daemon.detectors.text.findings import BrandFinding
-from shadowlens.daemon.detectors.text.objects import (
+from shadowlens.daemon.detectors.vision.objects import (
     LogosDetector,
     ObjectFinding,
     ObjectsDetector,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from shadowlens.daemon.detectors.faces.types import FaceFinding
+from shadowlens.daemon.api import FaceFinding
 from shadowlens.daemon.profile import people
 from shadowlens.daemon.profile import recluster as recluster_module
 from shadowlens.daemon.profile.people import (
@@ -258,9 +258,9 @@ def corpus_faces(tmp_path_factory: pytest.TempPathFactory) -> CorpusFaces:
     with pytest.MonkeyPatch.context() as patch:
         for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
             patch.setenv(var, str(home / var.lower()))
+        from shadowlens.daemon.analysis.pipeline import Pipeline
+        from shadowlens.daemon.analysis.plugins import build_detectors
         from shadowlens.daemon.config import Config
-        from shadowlens.daemon.pipeline import Pipeline
-        from shadowlens.daemon.registry import build_detectors
 
         config = Config()
         pipeline = Pipeline(config, [d for d in build_detectors(config) if d.name == "faces"])

@@ -23,8 +23,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, Needs, PhotoContext
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.analysis.detector import Detector, DetectorSettings, Needs, PhotoContext
+from shadowlens.daemon.analysis.findings import Finding
 
 
 @dataclass(frozen=True, kw_only=True)

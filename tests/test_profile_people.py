@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from shadowlens.daemon.config import Config
+from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.updater import ProfileUpdater
-from shadowlens.daemon.store.writer import Store
 
 from tests.conftest import LIBRARY_NOW, Env, corpus_or_skip
 

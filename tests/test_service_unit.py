@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from shadowlens.daemon.config import FolderSettings, parse_config
 from shadowlens.daemon.paths import AppPaths
-from shadowlens.daemon.unit import render, unit_word, user_namespaces_refused
+from shadowlens.daemon.service.unit import render, unit_word, user_namespaces_refused
 
 from tests.conftest import Env
 

@@ -12,17 +12,17 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from shadowlens.daemon.results import AnalysisResult, FileStat
-from shadowlens.daemon.store.db import (
+from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
+from shadowlens.daemon.index.db import (
     IndexError_,
     alembic_config,
     current_revision,
     head_revision,
     open_index,
 )
-from shadowlens.daemon.store.queries import Reader
-from shadowlens.daemon.store.schema import Base
-from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.index.reads.queries import Reader
+from shadowlens.daemon.index.schema import Base
+from shadowlens.daemon.index.writer import Store
 from sqlalchemy import inspect, text
 
 

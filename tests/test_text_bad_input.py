@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from shadowlens.daemon.analysis.pipeline import Pipeline
+from shadowlens.daemon.analysis.plugins import build_detectors
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.detectors.text.ocr import text_regions
-from shadowlens.daemon.pipeline import Pipeline
-from shadowlens.daemon.registry import build_detectors
-from shadowlens.daemon.results import AnalysisResult
 
 from tests.conftest import corpus_or_skip
 

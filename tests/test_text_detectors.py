@@ -6,16 +6,15 @@ from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+from shadowlens.daemon.analysis.decode import open_photo
+from shadowlens.daemon.analysis.detector import DetectorSettings, PhotoContext
+from shadowlens.daemon.analysis.findings import BrandFinding, CodeFinding, Finding, NudityFinding, TextFinding
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import open_photo
-from shadowlens.daemon.detectors.base import DetectorSettings, PhotoContext
+from shadowlens.daemon.detectors.codes.detector import CodesDetector, CodesSettings
 from shadowlens.daemon.detectors.text.brands import BrandsDetector
-from shadowlens.daemon.detectors.text.codes import CodesDetector, CodesSettings
-from shadowlens.daemon.detectors.text.findings import BrandFinding, CodeFinding, NudityFinding, TextFinding
-from shadowlens.daemon.detectors.text.nudity import NudityDetector, NuditySettings
 from shadowlens.daemon.detectors.text.ocr import OcrDetector, OcrSettings
 from shadowlens.daemon.detectors.text.personal import PersonalDataDetector, PiiFinding
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.detectors.vision.nudity import NudityDetector, NuditySettings
 
 from tests.conftest import Env, corpus_or_skip
 
@@ -178,7 +177,7 @@ def test_nudenet_reports_no_exposure_on_ordinary_photos_and_never_faces() -> Non
 
 def _scene(path: Path, ocr: OcrDetector) -> list[str]:
     from shadowlens.daemon.detectors.metadata import MetadataDetector
-    from shadowlens.daemon.detectors.text.scene import SceneDetector, SceneFinding
+    from shadowlens.daemon.detectors.vision.scene import SceneDetector, SceneFinding
 
     findings = run(
         path,

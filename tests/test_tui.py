@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.index.writer import Store
 from shadowlens.tui.app import ShadowlensApp
 from shadowlens.tui.library import Library
 from textual.widgets import DataTable, Input, Static

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from shadowlens.daemon.mounts import filesystem_type, needs_polling
+from shadowlens.daemon.service.mounts import filesystem_type, needs_polling
 
 from tests.conftest import Env, small_jpeg
 from tests.daemon_helpers import WatchProcess, status_of, wait_for

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from shadowlens.daemon.announce import detector_states, start_lines
-from shadowlens.daemon.catchup import CatchUp
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, PhotoContext
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.analysis.detector import Detector, DetectorSettings, PhotoContext
+from shadowlens.daemon.analysis.findings import Finding
+from shadowlens.daemon.service.announce import detector_states, start_lines
+from shadowlens.daemon.service.catchup import CatchUp
 
 from tests.conftest import Env, small_jpeg
 from tests.foreground_watch import ForegroundWatch

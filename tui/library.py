@@ -15,10 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from shadowlens.daemon.store import browse
-from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
-from shadowlens.daemon.store.queries import Reader
-from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.index.reads import browse
+from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
+from shadowlens.daemon.index.reads.queries import Reader
+from shadowlens.daemon.index.writer import Store
 
 
 def default_safe_copies_dir() -> Path:
@@ -113,7 +113,7 @@ class Library:
         return self.reader.alerts(include_all, limit=500)
 
     def status(self) -> dict[str, Any]:
-        from shadowlens.daemon.status import daemon_status
+        from shadowlens.daemon.service.status import daemon_status
 
         info = daemon_status(self.state_dir, self.index_path)
         info["scan_errors"] = self.reader.scan_errors()[:50]
@@ -167,6 +167,6 @@ class Library:
         return reports
 
     def set_paused(self, paused: bool) -> None:
-        from shadowlens.daemon.control import set_paused
+        from shadowlens.daemon.service.control import set_paused
 
         set_paused(self.store, paused)

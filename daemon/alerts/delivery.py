@@ -15,8 +15,8 @@ from collections.abc import Callable
 from shadowlens.daemon.alerts.batching import AlertBatcher, AlertNotice, Notification
 from shadowlens.daemon.alerts.notify import DesktopNotifier, notification_payload, run_hook
 from shadowlens.daemon.config import AlertSettings
+from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.updater import RaisedAlert
-from shadowlens.daemon.store.writer import Store
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 60.0

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from shadowlens.daemon.analysis.plugins import detector_settings, discover
+from shadowlens.daemon.analysis.pool import WorkerStartError
 from shadowlens.daemon.clock import ClockError
 from shadowlens.daemon.config import Config, ConfigError, load_config
 from shadowlens.daemon.fsnames import shown
+from shadowlens.daemon.index.db import IndexError_
 from shadowlens.daemon.paths import AppPaths, app_paths, ensure_private_dir, ensure_private_file
-from shadowlens.daemon.registry import detector_settings, discover
-from shadowlens.daemon.store.db import IndexError_
-from shadowlens.daemon.workers import WorkerStartError
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CONFIG = 2

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+from shadowlens.daemon.analysis.plugins import DetectorInfo, detector_settings, discover
+from shadowlens.daemon.analysis.states import CANNOT_LOAD, DISABLED, MODEL_PROBLEM, DetectorState, describe
 from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app
 from shadowlens.daemon.config import Config, ConfigError, parse_config
-from shadowlens.daemon.detector_state import CANNOT_LOAD, DISABLED, MODEL_PROBLEM, DetectorState, describe
-from shadowlens.daemon.registry import DetectorInfo, detector_settings, discover
-from shadowlens.daemon.store.db import current_revision, head_revision, make_engine
-from shadowlens.daemon.store.queries import Reader
+from shadowlens.daemon.index.db import current_revision, head_revision, make_engine
+from shadowlens.daemon.index.reads.queries import Reader
 
 INOTIFY = Path("/proc/sys/fs/inotify")
 # Below this many watches a large photo tree cannot be watched folder by folder.

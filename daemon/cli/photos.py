@@ -11,8 +11,8 @@ import click
 from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app, path_problem
 from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.fsnames import json_text
-from shadowlens.daemon.store.queries import STATUSES, Reader
-from shadowlens.daemon.walk import NOT_AN_IMAGE, looks_like_photo
+from shadowlens.daemon.index.reads.queries import STATUSES, Reader
+from shadowlens.daemon.library.walk import NOT_AN_IMAGE, looks_like_photo
 
 T = TypeVar("T")
 

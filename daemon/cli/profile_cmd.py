@@ -9,7 +9,7 @@ from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_
 from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.cli.photos import read_index
 from shadowlens.daemon.fsnames import json_text
-from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.index.writer import Store
 
 
 @click.command()

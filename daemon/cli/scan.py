@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.cli.context import (
     EXIT_CONFIG,
     AppContext,
@@ -17,10 +18,9 @@ from shadowlens.daemon.cli.context import (
 )
 from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.fsnames import json_text
-from shadowlens.daemon.results import AnalysisResult
-from shadowlens.daemon.scan import Scanner, ScanSummary
-from shadowlens.daemon.store.writer import Store
-from shadowlens.daemon.walk import NOT_AN_IMAGE, looks_like_photo
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.library.scan import Scanner, ScanSummary
+from shadowlens.daemon.library.walk import NOT_AN_IMAGE, looks_like_photo
 
 MAX_LISTED_PROBLEMS = 10
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
@@ -76,7 +76,7 @@ def _photo_roots(roots: list[Path]) -> tuple[list[Path], int]:
 
 def _update_profile(app: AppContext, store: Store, changed: bool) -> int:
     """Persons, scores and the profile for what this scan analysed; alerts go out as one summary."""
-    from shadowlens.daemon.profile.jobs import ProfileJobs
+    from shadowlens.daemon.service.schedule import ProfileJobs
 
     jobs = ProfileJobs(store, app.config)
     try:

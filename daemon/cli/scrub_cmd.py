@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+from shadowlens.daemon.analysis.decode import has_photo_extension
 from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app, path_problem
 from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import has_photo_extension
 from shadowlens.daemon.fsnames import json_text
 
 if TYPE_CHECKING:

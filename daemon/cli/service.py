@@ -11,7 +11,13 @@ from pathlib import Path
 import click
 from shadowlens.daemon.cli.context import AppContext, fail, handle_errors, pass_app
 from shadowlens.daemon.paths import ensure_private_dir
-from shadowlens.daemon.unit import UNIT_NAME, render, safe_copy_folders, unit_path, user_namespaces_refused
+from shadowlens.daemon.service.unit import (
+    UNIT_NAME,
+    render,
+    safe_copy_folders,
+    unit_path,
+    user_namespaces_refused,
+)
 
 
 def _systemctl(args: list[str], dry_run: bool, check: bool = True) -> int:

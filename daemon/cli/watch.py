@@ -9,12 +9,12 @@ from typing import Any
 
 import click
 from shadowlens.daemon import clock
-from shadowlens.daemon.announce import say, show_without_verbose
 from shadowlens.daemon.cli.context import AppContext, echo, fail, handle_errors, pass_app, require_existing
-from shadowlens.daemon.control import AlreadyRunning, DaemonLock, set_paused
 from shadowlens.daemon.fsnames import json_text
-from shadowlens.daemon.status import daemon_status
-from shadowlens.daemon.store.writer import Store
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.service.announce import say, show_without_verbose
+from shadowlens.daemon.service.control import AlreadyRunning, DaemonLock, set_paused
+from shadowlens.daemon.service.status import daemon_status
 
 
 @click.command()
@@ -31,7 +31,7 @@ def watch(app: AppContext, paths: tuple[Path, ...], workers: int | None) -> None
     if not app.verbose:
         show_without_verbose(sys.stderr)
     try:
-        from shadowlens.daemon.service import Daemon
+        from shadowlens.daemon.service.daemon import Daemon
 
         bar = sys.stderr if sys.stderr.isatty() else None
         daemon = Daemon(app.config, app.index_path, app.paths.state_dir, folders, workers, bar)

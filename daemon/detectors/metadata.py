@@ -8,14 +8,15 @@ from typing import Any
 from defusedxml import ElementTree
 from PIL import Image
 from shadowlens.daemon import clock
-from shadowlens.daemon import exif as tags
-from shadowlens.daemon.detectors.base import Detector, PhotoContext
-from shadowlens.daemon.findings import (
+from shadowlens.daemon.analysis import exif as tags
+from shadowlens.daemon.api import (
+    Detector,
     DeviceFinding,
     Finding,
     GpsFinding,
     MetadataIssue,
     NameFinding,
+    PhotoContext,
     TimeFinding,
 )
 

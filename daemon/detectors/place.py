@@ -11,8 +11,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, PhotoContext
-from shadowlens.daemon.findings import Finding, GpsFinding, PlaceFinding
+from shadowlens.daemon.api import Detector, DetectorSettings, Finding, GpsFinding, PhotoContext, PlaceFinding
 
 EARTH_RADIUS_KM = 6371.0088
 

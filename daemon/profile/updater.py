@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 from shadowlens.daemon import clock
 from shadowlens.daemon.config import Config
+from shadowlens.daemon.index.profile_writes import PROFILE_KEY
+from shadowlens.daemon.index.schema import Alert, DaemonState, Face, Person, Photo
+from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.builder import PersonRecord, build_profile
 from shadowlens.daemon.profile.exposure import ExposureContext, Reason, score
 from shadowlens.daemon.profile.facts import PhotoFacts
@@ -30,9 +33,6 @@ from shadowlens.daemon.profile.people import (
     default_params,
 )
 from shadowlens.daemon.profile.recluster import recluster
-from shadowlens.daemon.store.profile_writes import PROFILE_KEY
-from shadowlens.daemon.store.schema import Alert, DaemonState, Face, Person, Photo
-from shadowlens.daemon.store.writer import Store
 from sqlalchemy import select
 
 log = logging.getLogger(__name__)

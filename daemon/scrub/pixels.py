@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import numpy as np
 from PIL import Image, ImageDraw
-from shadowlens.daemon.findings import BBox
+from shadowlens.daemon.analysis.findings import BBox
 
 Box = tuple[int, int, int, int]
 """left, top, right, bottom in pixels (right and bottom exclusive), clipped to the image."""

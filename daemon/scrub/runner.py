@@ -14,17 +14,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from shadowlens.daemon.analysis.decode import DecodeError, open_photo, sha256_file
+from shadowlens.daemon.analysis.detector import Detector
+from shadowlens.daemon.analysis.pipeline import Pipeline
+from shadowlens.daemon.analysis.plugins import build_detectors
 from shadowlens.daemon.config import Config, ScrubSettings
-from shadowlens.daemon.decode import DecodeError, open_photo, sha256_file
-from shadowlens.daemon.detectors.base import Detector
-from shadowlens.daemon.pipeline import Pipeline
+from shadowlens.daemon.index.reads.queries import Reader
 from shadowlens.daemon.profile.exposure import ExposureContext, score
 from shadowlens.daemon.profile.facts import CHILD_AGE
-from shadowlens.daemon.registry import build_detectors
 from shadowlens.daemon.scrub.pixels import pixelate_faces, redact_boxes
 from shadowlens.daemon.scrub.verify import Edits, View, carry_persons, check, facts_from
 from shadowlens.daemon.scrub.writer import SUFFIX, OutputFormat, kept_metadata, to_srgb, write_temp
-from shadowlens.daemon.store.queries import Reader
 
 Blur = Literal["faces", "others", "children", "none"]
 Redact = Literal["pii", "text", "none"]

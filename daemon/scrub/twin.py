@@ -14,9 +14,9 @@ import queue
 import threading
 from pathlib import Path
 
+from shadowlens.daemon.analysis.decode import has_photo_extension
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.decode import has_photo_extension
-from shadowlens.daemon.names import is_excluded
+from shadowlens.daemon.library.names import is_excluded
 from shadowlens.daemon.scrub.writer import SUFFIX
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from shadowlens.daemon import decode  # noqa: F401  (registers the HEIF opener)
-from shadowlens.daemon.findings import BBox, Finding
+from shadowlens.daemon.analysis import decode  # noqa: F401  (registers the HEIF opener)
+from shadowlens.daemon.analysis.findings import BBox, Finding
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.profile.facts import BrandHit, FaceFact, PhotoFacts
-from shadowlens.daemon.results import AnalysisResult
 from shadowlens.daemon.scrub.pixels import Box, iou, overlap
 
 METADATA_KINDS = ("gps", "time", "device", "name")

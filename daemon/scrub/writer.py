@@ -16,7 +16,7 @@ from typing import Literal
 
 import pillow_heif
 from PIL import Image, ImageCms
-from shadowlens.daemon import decode  # noqa: F401  (registers the HEIF opener)
+from shadowlens.daemon.analysis import decode  # noqa: F401  (registers the HEIF opener)
 
 OutputFormat = Literal["jpeg", "heic"]
 SUFFIX: dict[OutputFormat, str] = {"jpeg": ".jpg", "heic": ".heic"}

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from rich.markup import escape
 from rich.text import Text
 from shadowlens.daemon.fsnames import shown
-from shadowlens.daemon.store.browse import PhotoRow
+from shadowlens.daemon.index.reads.browse import PhotoRow
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical

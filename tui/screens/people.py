@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from PIL import Image as PILImage
 from PIL import ImageOps
 from rich.markup import escape
-from shadowlens.daemon.decode import DecodeError, open_photo
-from shadowlens.daemon.store.schema import Person
+from shadowlens.daemon.analysis.decode import DecodeError, open_photo
+from shadowlens.daemon.index.schema import Person
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.library import Library
 from shadowlens.tui.screens.dialogs import (

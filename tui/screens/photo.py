@@ -82,8 +82,8 @@ def render_preview(path: str, boxes: list[tuple[str, tuple[float, ...]]]) -> PIL
     """The upright photo, at most MAX_SIDE px, with the findings' boxes drawn on it."""
     # The daemon's own decoder: same orientation as the boxes, HEIC support, size limits.
     # Imported here: it loads pillow-heif, which only the detail screen needs.
+    from shadowlens.daemon.analysis.decode import open_photo
     from shadowlens.daemon.config import DecodeSettings
-    from shadowlens.daemon.decode import open_photo
 
     photo = open_photo(Path(path), want_side=MAX_SIDE, max_megapixels=DecodeSettings().max_megapixels)
     image = photo.pixels(MAX_SIDE).copy()

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from rich.text import Text
 from shadowlens.daemon.fsnames import shown
-from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
+from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.safe_copy import FLAGGED, run_safe_copies
 from textual import events, on, work

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
-from shadowlens.daemon.store.browse import PhotoFilter, PhotoRow
+from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.screens.dialogs import (
     PHOTO_COLUMNS,

@@ -14,7 +14,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 from rich.text import Text
-from shadowlens.daemon.detector_state import DetectorState, describe
+from shadowlens.daemon.analysis.states import DetectorState, describe
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.screens.alerts import ago, set_columns
 from shadowlens.tui.screens.dialogs import sync_table
@@ -25,7 +25,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
 
-DETECTOR_GROUP = "shadowlens.detectors"  # = shadowlens.daemon.registry.GROUP, without importing it
+DETECTOR_GROUP = "shadowlens.detectors"  # = shadowlens.daemon.analysis.plugins.GROUP, without importing it
 # The runs of the newest analysed photo: a primary-key lookup, where a GROUP BY over all of
 # detector_runs would scan a row per photo and detector on every reload (once a second while
 # the daemon works). Each version reads "<version>+<model>+<model>...", "off" for no model.

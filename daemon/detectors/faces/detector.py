@@ -14,11 +14,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
+from shadowlens.daemon.api import Detector, DetectorSettings, FaceFinding, Finding, Needs, PhotoContext
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, Needs, PhotoContext
 from shadowlens.daemon.detectors.faces.roles import Chosen, choose
-from shadowlens.daemon.detectors.faces.types import FaceAttributes, FaceFinding, RawFace
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.detectors.faces.types import FaceAttributes, RawFace
 from shadowlens.daemon.paths import app_paths
 from shadowlens.models.registry import ModelUnavailable, Registry
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
-from shadowlens.daemon.findings import Finding
 
 Image = NDArray[np.uint8]
 """An upright RGB image, H x W x 3."""
@@ -63,30 +62,3 @@ class AttributeModel(Protocol):
     def describe(self, image: Image, faces: list[RawFace], out: list[FaceAttributes]) -> None:
         """Fill in the attributes this model knows, for every face at once."""
         ...
-
-
-@dataclass(frozen=True, kw_only=True)
-class FaceFinding(Finding):
-    kind: ClassVar[str] = "face"
-    age: float | None = None
-    sex: str | None = None
-    expression: dict[str, Any] | None = None
-    smiling: bool | None = None
-    models: dict[str, str] = field(default_factory=dict)
-    landmarks: list[list[float]] | None = None
-    embedding_dim: int | None = None
-    person_id: int | None = None
-    # Stored in the faces table, not in attrs: vectors are large and must never be compared
-    # across embedders, so they travel with the embedder's id.
-    embedding: bytes | None = field(default=None, repr=False)
-    embedder: str | None = None
-
-    _PRIVATE: ClassVar[frozenset[str]] = frozenset({"embedding", "embedder"})
-
-    def attrs(self) -> dict[str, Any]:
-        return {k: v for k, v in super().attrs().items() if k not in self._PRIVATE}
-
-    def embedding_payload(self) -> tuple[str, int, bytes] | None:
-        if self.embedding is None or self.embedder is None or self.embedding_dim is None:
-            return None
-        return self.embedder, self.embedding_dim, self.embedding

@@ -1,1 +1,1 @@
-"""Text in photos: personal data found in OCR lines (no OCR or image code here)."""
+"""Text in photos: OCR, personal data in its lines, machine-readable zones, brands and their lexicon."""

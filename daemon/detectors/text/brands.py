@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, PhotoContext
-from shadowlens.daemon.detectors.text.findings import BrandFinding, CodeFinding, TextFinding
+from shadowlens.daemon.api import (
+    BrandFinding,
+    CodeFinding,
+    Detector,
+    DetectorSettings,
+    Finding,
+    PhotoContext,
+    TextFinding,
+)
 from shadowlens.daemon.detectors.text.lexicon import Lexicon, Match, default_lexicon
-from shadowlens.daemon.findings import Finding
 
 
 class BrandsDetector(Detector):

@@ -11,9 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, Needs, PhotoContext
-from shadowlens.daemon.detectors.text.findings import TextFinding
-from shadowlens.daemon.findings import Finding
+from shadowlens.daemon.api import Detector, DetectorSettings, Finding, Needs, PhotoContext, TextFinding
 from shadowlens.models.sessions import LazyModel, threads_per_worker
 
 

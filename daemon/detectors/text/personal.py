@@ -9,10 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from shadowlens.daemon.detectors.base import Detector, DetectorSettings, PhotoContext
-from shadowlens.daemon.detectors.text.findings import TextFinding
+from shadowlens.daemon.api import (
+    BBox,
+    Detector,
+    DetectorSettings,
+    Finding,
+    PhotoContext,
+    PlaceFinding,
+    TextFinding,
+)
 from shadowlens.daemon.detectors.text.pii import find_pii
-from shadowlens.daemon.findings import BBox, Finding, PlaceFinding
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,0 +1,166 @@
+"""The analysis pipeline: hash -> (known? link) -> decode -> detectors, assembled in one place.
+
+It is pure with respect to the index: it reads whether a content hash is already analysed
+and returns results; the store's single writer persists them.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from shadowlens.daemon.analysis.decode import VERIFY_SIDE, DecodeError, open_photo, sha256_file
+from shadowlens.daemon.analysis.detector import Detector, PhotoContext
+from shadowlens.daemon.analysis.findings import Finding
+from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
+from shadowlens.daemon.config import Config
+
+KnownLookup = Callable[[str], str | None]
+"""Maps a sha256 to the analysis signature stored for it, or None when it is new."""
+
+
+class DetectorTimeout(Exception):
+    """Raised inside a detector that ran past its time limit."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (main thread only: where workers run detectors).
+
+    Native code (an ONNX session) is interrupted when it returns to Python, so a single long
+    call overruns by its own length, but a detector never hangs the worker indefinitely.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(_signum: int, _frame: object) -> None:
+        raise DetectorTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def analysis_signature(detectors: Sequence[Detector]) -> str:
+    """Changes whenever a detector is added, removed or upgraded, so photos get re-analysed."""
+    return ",".join(f"{d.name}@{d.version}" for d in sorted(detectors, key=lambda d: d.name))
+
+
+def _one_line(exc: BaseException) -> str:
+    return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
+
+
+class Pipeline:
+    def __init__(
+        self, config: Config, detectors: Sequence[Detector], known: KnownLookup | None = None
+    ) -> None:
+        self.config = config
+        self.detectors = list(detectors)
+        self.known = known or (lambda _sha: None)
+        self.signature = analysis_signature(self.detectors)
+        pixel_needs = [d.needs.pixels for d in self.detectors if d.needs.pixels]
+        full = any(d.needs.full_resolution for d in self.detectors)
+        # None asks for full resolution; with no pixel detector we still decode, small, to prove
+        # the file is whole.
+        self.want_side: int | None = None if full else max(pixel_needs, default=VERIFY_SIDE)
+
+    def analyse(self, paths: Sequence[Path | str], *, force: bool = False) -> list[AnalysisResult]:
+        results = [self._hash(Path(p), force) for p in paths]
+        todo = [r for r in results if r.sha256 and not r.linked and not r.file_error]
+        contexts: list[tuple[AnalysisResult, PhotoContext]] = []
+        for result in todo:
+            context = self._decode(result)
+            if context is not None:
+                contexts.append((result, context))
+        self._detect(contexts)
+        for _, context in contexts:
+            context.decoded.release()
+        return results
+
+    def _hash(self, path: Path, force: bool) -> AnalysisResult:
+        result = AnalysisResult(path=str(path), signature=self.signature)
+        try:
+            before = FileStat.of(path)
+            digest = sha256_file(path)
+            after = FileStat.of(path)
+        except FileNotFoundError:
+            result.file_error = "vanished before it could be read"
+            return result
+        except PermissionError:
+            result.file_error = "permission denied"
+            return result
+        except OSError as exc:
+            result.file_error = f"cannot read: {_one_line(exc)}"
+            return result
+        if before != after:
+            result.file_error = "changed while being read (still being written?)"
+            return result
+        result.stat, result.sha256 = after, digest
+        result.linked = not force and self.known(digest) == self.signature
+        return result
+
+    def _decode(self, result: AnalysisResult) -> PhotoContext | None:
+        try:
+            decoded = open_photo(
+                Path(result.path), want_side=self.want_side, max_megapixels=self.config.decode.max_megapixels
+            )
+        except DecodeError as exc:
+            result.error = str(exc)
+            return None
+        except FileNotFoundError:
+            result.file_error = "vanished before it could be decoded"
+            return None
+        result.format, result.width, result.height = decoded.format, decoded.width, decoded.height
+        result.error = decoded.error
+        return PhotoContext(path=Path(result.path), decoded=decoded)
+
+    def _detect(self, items: list[tuple[AnalysisResult, PhotoContext]]) -> None:
+        for detector in self.detectors:
+            runnable = [
+                (r, c) for r, c in items if detector.needs.pixels is None or c.decoded.image is not None
+            ]
+            if not runnable:
+                continue
+            outcomes: list[tuple[list[Finding], str | None, float]]
+            if type(detector).detect_batch is Detector.detect_batch:
+                outcomes = [self._detect_one(detector, c) for _, c in runnable]
+            else:
+                started = time.perf_counter()
+                try:
+                    batch = detector.detect_batch([c for _, c in runnable])
+                    per_photo = (time.perf_counter() - started) / len(runnable)
+                    outcomes = [(f, None, per_photo) for f in batch]
+                except Exception:
+                    outcomes = [self._detect_one(detector, c) for _, c in runnable]
+            for (result, context), (findings, error, seconds) in zip(runnable, outcomes, strict=True):
+                context.findings.extend(findings)
+                run = DetectorRun(detector.name, detector.version, findings, error, seconds)
+                run.timings = detector.pop_timings(context)
+                result.runs.append(run)
+
+    @staticmethod
+    def _detect_one(detector: Detector, context: PhotoContext) -> tuple[list[Finding], str | None, float]:
+        """Run one photo alone, so a failure is charged to that photo and detector only."""
+        started = time.perf_counter()
+        limit = detector.settings.time_limit_seconds
+        try:
+            with time_limit(limit):
+                findings = detector.detect(context)
+            return findings, None, time.perf_counter() - started
+        except DetectorTimeout:
+            return [], f"timed out after {limit:g} s (detectors.{detector.name}.time_limit_seconds)", limit
+        except Exception as exc:
+            return [], f"{type(exc).__name__}: {_one_line(exc)}", time.perf_counter() - started
+
+    def close(self) -> None:
+        for detector in self.detectors:
+            detector.close()

@@ -1,0 +1,1 @@
+"""Barcodes and QR codes: what their payloads give away (Wi-Fi passwords, contacts, boarding passes)."""

@@ -1,0 +1,1 @@
+"""Reads of the index for the CLI and the TUI: nothing here writes."""

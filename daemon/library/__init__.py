@@ -1,0 +1,1 @@
+"""The photo library on disk: walking folders, which file names are photos, planning a scan."""

@@ -1,0 +1,1 @@
+"""The daemon: the service loop, the watcher, the dispatcher, schedules, control and the systemd unit."""

@@ -1,0 +1,295 @@
+"""The watch daemon: watcher -> durable queue -> worker pool -> index, crash-safe.
+
+Start-up puts jobs a crash left running back in the queue, reconciles the folders with the
+index, then watches. It runs until SIGTERM/SIGINT (Ctrl-C), when in-flight photos get a few
+seconds to finish and the rest are queued again for the next start; a second signal stops
+without waiting.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import TextIO
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from shadowlens.daemon import clock
+from shadowlens.daemon.analysis.decode import has_image_magic, has_photo_extension
+from shadowlens.daemon.analysis.pipeline import analysis_signature
+from shadowlens.daemon.analysis.plugins import build_detectors
+from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
+from shadowlens.daemon.config import Config
+from shadowlens.daemon.index.queue import DONE, PARKED, QUEUED, RUNNING, Claimed, JobQueue
+from shadowlens.daemon.index.writer import PENDING, Store
+from shadowlens.daemon.library.scan import Scanner
+from shadowlens.daemon.scrub.twin import SafeCopies
+from shadowlens.daemon.service.announce import detector_states, say, start_lines
+from shadowlens.daemon.service.catchup import CatchUp
+from shadowlens.daemon.service.control import DaemonLock, is_paused, on_battery
+from shadowlens.daemon.service.dispatcher import Dispatcher
+from shadowlens.daemon.service.schedule import ProfileJobs
+from shadowlens.daemon.service.sdnotify import Notifier
+from shadowlens.daemon.service.watcher import FolderWatcher, Settler
+
+log = logging.getLogger(__name__)
+TICK = 0.25
+HEARTBEAT_EVERY = 1.0
+FORGET_EVERY = 5.0
+
+
+class _Interrupted(BaseException):
+    """A stop signal during start-up, which has no point of its own at which to check for one."""
+
+
+class Daemon:
+    def __init__(
+        self,
+        config: Config,
+        index_path: Path,
+        state_dir: Path,
+        folders: Sequence[Path],
+        workers: int | None = None,
+        bar_stream: TextIO | None = None,
+    ) -> None:
+        """``bar_stream`` is a terminal to draw the catch-up bar on; without one, status lines."""
+        self.config = config
+        self.index_path = index_path
+        self.folders = [Path(os.path.abspath(f)) for f in folders]
+        self.store = Store.open(index_path)
+        self.queue = JobQueue(self.store, config.watch.max_attempts)
+        self.workers = workers or config.scan.effective_workers()
+        self.lock = DaemonLock(state_dir)
+        self.notifier = Notifier()
+        self.settler = Settler(config.watch.settle_seconds)
+        detectors = build_detectors(config)
+        self.signature = analysis_signature(detectors)
+        self.detector_states = detector_states(detectors)
+        self.dispatcher = Dispatcher(config, self.queue, index_path, self.workers, self._finished)
+        self.stop_event = threading.Event()
+        # Set by a second stop signal: photos in progress are requeued without waiting for them.
+        self.hurry = threading.Event()
+        self._starting = True
+        self.catch_up = CatchUp(say, config.watch.progress_seconds, bar_stream)
+        # Set when work arrives, so an idle loop starts it at once rather than at its next tick.
+        self.wake = threading.Event()
+        self.reconcile_event = threading.Event()
+        self.done_times: deque[float] = deque(maxlen=200)
+        self.last_photo: str | None = None
+        self.paused = False
+        self.watch_modes: dict[str, str] = {}
+        self.profile = ProfileJobs(self.store, config)
+        self.safe_copies = SafeCopies(config, index_path)
+
+    # -- WatchSink: called from observer threads ---------------------------------------------
+
+    def settled(self, paths: Sequence[str], reason: str) -> None:
+        wanted = [p for p in paths if self._is_photo(p) and not self._unchanged(p)]
+        if wanted:
+            self.queue.enqueue(wanted, reason)
+            self.wake.set()
+
+    def moved(self, source: str, target: str, is_dir: bool) -> None:
+        if is_dir:
+            moved = self.store.move_tree(source, target)
+            log.info("folder moved: %s -> %s (%d photos keep their analysis)", source, target, moved)
+            self.folder_appeared(target)
+        elif self.store.move_file(source, target):
+            # Known content: the job only confirms the hash, it does not decode.
+            self.queue.enqueue([target], "moved")
+            self.wake.set()
+        else:
+            self.settled([target], "new")
+
+    def deleted(self, path: str, is_dir: bool) -> None:
+        if is_dir:
+            self.store.remove_tree(path, keep_content=True)
+        else:
+            self.queue.cancel([path])
+            self.store.remove_files([path], keep_content=True)
+
+    def folder_appeared(self, path: str) -> None:
+        # Files created before the new folder's watch was added send no events of their own.
+        self.reconcile_event.set()
+
+    def overflowed(self) -> None:
+        log.warning("file-system events were lost; reconciling the folders with the index")
+        self.reconcile_event.set()
+
+    # -- checks ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _is_photo(path: str) -> bool:
+        if has_photo_extension(Path(path)):
+            return True
+        try:
+            with open(path, "rb") as handle:
+                return has_image_magic(handle.read(262))
+        except OSError:
+            return False
+
+    def _unchanged(self, path: str) -> bool:
+        known = self.store.file_state(path)
+        if known is None or known.status == PENDING or known.signature != self.signature:
+            return False
+        try:
+            return FileStat.of(Path(path)) == known.stat
+        except OSError:
+            return False
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    def reconcile(self, initial: bool = False) -> None:
+        """Walk the folders: queue what is new or changed, forget what is gone."""
+        scanner = Scanner(self.config, self.store, self.index_path)
+        walked, todo, known = scanner.plan(self.folders)
+        gone = [p for p in known if p not in walked.files and not walked.is_incomplete(p)]
+        if gone:
+            self.queue.cancel(gone)
+            self.store.remove_files(gone, keep_content=True)
+        queued = self.queue.enqueue(todo, "reconcile")
+        for path, _stage, message in walked.errors:
+            log.warning("%s: %s", path, message)
+        log.info("reconciled %d folder(s): %d queued, %d removed", len(self.folders), queued, len(gone))
+        if initial:
+            # Later walks find a few files the watcher missed; only the first is a catch-up to show.
+            counts = self.queue.counts()
+            self.catch_up.start(counts[QUEUED] + counts[RUNNING], time.monotonic())
+
+    def _finished(self, job: Claimed, result: AnalysisResult | None, state: str) -> None:
+        if state == DONE:
+            self.done_times.append(time.monotonic())
+            self.last_photo = job.path
+        problem = (result.file_error or result.error) if result else None
+        if state in (DONE, PARKED):
+            self.catch_up.photo_done(error=state == PARKED or bool(problem))
+        if problem:
+            log.info("%s: %s", job.path, problem)
+        if state == DONE:
+            self.profile.photo_done(result)
+            if result is not None and not (result.file_error or result.error):
+                self.safe_copies.enqueue(Path(job.path))
+
+    def rate_per_minute(self) -> float:
+        now = time.monotonic()
+        recent = [t for t in self.done_times if now - t <= 60]
+        return float(len(recent))
+
+    def heartbeat(self) -> None:
+        counts = self.queue.counts()
+        state = {
+            "pid": os.getpid(),
+            "at": clock.now().isoformat(),
+            "queued": counts["queued"],
+            "running": counts["running"],
+            "parked": counts["parked"],
+            "rate_per_minute": self.rate_per_minute(),
+            "last_photo": self.last_photo,
+            "paused": self.paused,
+            "workers": self.workers,
+            "folders": self.watch_modes,
+        }
+        self.queue.set_state("heartbeat", state)
+        self.catch_up.tick(counts["queued"] + counts["running"], time.monotonic(), self.paused)
+        paused = " (paused)" if self.paused else ""
+        self.notifier.status(f"queue {counts['queued']}, {state['rate_per_minute']:.0f} photos/min{paused}")
+
+    def request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        log.debug("received signal %d", signum)
+        if self.stop_event.is_set():  # a second Ctrl-C: do not wait for the photos in progress
+            self.hurry.set()
+        self.stop_event.set()
+        self.wake.set()
+        if self._starting:
+            self._starting = False
+            raise _Interrupted
+
+    def run(self) -> int:
+        self.lock.acquire()
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        scheduler = BackgroundScheduler(timezone="UTC")
+        watcher = FolderWatcher(
+            self, self.settler, self.config.library.exclusions, self.config.watch.poll_interval_seconds
+        )
+        try:
+            self._start(watcher, scheduler)
+            self._starting = False
+            self._loop()
+        except _Interrupted:
+            pass
+        finally:
+            self._starting = False
+            self.catch_up.close()
+            self.notifier.stopping("finishing photos in progress")
+            watcher.stop()
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            finished, requeued = self.dispatcher.drain(self.config.watch.stop_timeout_seconds, self.hurry)
+            self.dispatcher.close()
+            self.profile.stop()
+            self.safe_copies.stop()
+            self.queue.set_state("heartbeat", {"pid": None, "at": clock.now().isoformat(), "stopped": True})
+            log.debug("%d photo(s) finished during shutdown", finished)
+            say(f"stopping; {requeued} job{'' if requeued == 1 else 's'} requeued")
+            self.store.close()
+            self.lock.release()
+        return 0
+
+    def _start(self, watcher: FolderWatcher, scheduler: BackgroundScheduler) -> None:
+        recovered = self.queue.recover()
+        if recovered:
+            log.info("%d photo(s) interrupted by the last shutdown are queued again", recovered)
+        polls = {str(f.path): f.poll for f in self.config.library.folders}
+        for folder in self.folders:
+            self.watch_modes[str(folder)] = watcher.watch(folder, polls.get(str(folder)))
+        for line in start_lines(self.watch_modes, self.workers, self.detector_states):
+            say(line)
+        self.reconcile(initial=True)
+        scheduler.add_job(
+            self.reconcile_event.set,
+            "interval",
+            minutes=self.config.watch.reconcile_minutes,
+            id="reconcile",
+        )
+        scheduler.add_job(self.queue.prune, "interval", hours=6, args=[timedelta(days=7)], id="prune")
+        self.profile.start(scheduler)
+        self.safe_copies.start()
+        scheduler.start()
+        self.heartbeat()
+        self.notifier.ready(f"watching {len(self.folders)} folder(s)")
+
+    def _loop(self) -> None:
+        last_beat = last_ping = last_forget = 0.0
+        while not self.stop_event.is_set():
+            now = time.monotonic()
+            if now - last_beat >= HEARTBEAT_EVERY:
+                self.paused = is_paused(self.queue.store) or (
+                    self.config.watch.pause_on_battery and on_battery()
+                )
+                self.heartbeat()
+                last_beat = now
+            interval = self.notifier.watchdog_interval
+            if interval is not None and now - last_ping >= interval:
+                self.notifier.ping()
+                last_ping = now
+            if now - last_forget >= FORGET_EVERY:
+                self.store.forget_orphans(timedelta(seconds=self.config.watch.forget_after_seconds))
+                last_forget = now
+            if self.reconcile_event.is_set():
+                self.reconcile_event.clear()
+                self.reconcile()
+            self.profile.tick()
+            due = self.settler.due()
+            if due:
+                self.settled(due, "new")
+            if self.dispatcher.pump(TICK, accept_new=not self.paused) == 0 and not self.dispatcher.busy:
+                self.wake.wait(TICK)
+                self.wake.clear()
