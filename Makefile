@@ -47,6 +47,7 @@ test-later-date: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev typecheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 # mypy cannot follow setuptools' editable import hook, so it reads the sources
 # through a shadowlens/ tree of symlinks that mirrors the installed layout.

@@ -118,3 +118,14 @@ class ShadowlensApp(App[None]):
 
     def on_unmount(self) -> None:
         self.library.close()
+
+
+def run(
+    library: Library, start: str = "profile", photo: str | None = None, theme: str = "textual-dark"
+) -> None:
+    """Run the app in this terminal."""
+    # textual-image asks the terminal about its graphics support when imported: do it before
+    # Textual takes over the input, or the two read the terminal's answers at once.
+    import textual_image.widget  # noqa: F401
+
+    ShadowlensApp(library, start=start, photo=photo, theme=theme).run()

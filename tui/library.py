@@ -113,7 +113,7 @@ class Library:
         return self.reader.alerts(include_all, limit=500)
 
     def status(self) -> dict[str, Any]:
-        from shadowlens.daemon.service.status import daemon_status
+        from shadowlens.daemon.index.state import daemon_status
 
         info = daemon_status(self.state_dir, self.index_path)
         info["scan_errors"] = self.reader.scan_errors()[:50]
@@ -167,6 +167,6 @@ class Library:
         return reports
 
     def set_paused(self, paused: bool) -> None:
-        from shadowlens.daemon.service.control import set_paused
+        from shadowlens.daemon.index.state import set_paused
 
         set_paused(self.store, paused)

@@ -97,6 +97,10 @@ class MetadataIssue(Finding):
 # -- faces, text, brands, codes, nudity----------------------------------------
 
 
+CHILD_AGE = 13.0
+"""A face estimated younger than this is a child's (for exposure, the profile and scrub)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FaceFinding(Finding):
     kind: ClassVar[str] = "face"

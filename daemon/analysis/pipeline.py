@@ -20,6 +20,9 @@ from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, File
 from shadowlens.daemon.config import Config
 
 KnownLookup = Callable[[str], str | None]
+# Makes a KnownLookup inside a worker process: picklable (a module-level function or a partial
+# of one), so the analysis layer never opens the index itself.
+KnownSource = Callable[[], KnownLookup]
 """Maps a sha256 to the analysis signature stored for it, or None when it is new."""
 
 

@@ -16,9 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from multiprocessing.context import SpawnContext, SpawnProcess
-from pathlib import Path
 
-from shadowlens.daemon.analysis.pipeline import KnownLookup, Pipeline
+from shadowlens.daemon.analysis.pipeline import KnownLookup, KnownSource, Pipeline
 from shadowlens.daemon.analysis.plugins import build_detectors
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
@@ -63,7 +62,7 @@ class _QuietContext(SpawnContext):
     Process = _QuietProcess
 
 
-def _init_worker(config: Config, index_path: str | None, parent: int) -> None:
+def _init_worker(config: Config, known_source: KnownSource | None, parent: int) -> None:
     global _pipeline
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Ignored now, so a Ctrl-C that arrived during start-up is dropped here, not delivered.
@@ -73,13 +72,7 @@ def _init_worker(config: Config, index_path: str | None, parent: int) -> None:
 
     # Models unload after their idle TTL, so an idle daemon's workers stay small.
     start_idle_reaper()
-    known: KnownLookup | None = None
-    if index_path:
-        from shadowlens.daemon.index.reads.queries import Reader
-
-        reader = Reader.open(Path(index_path))
-        known = reader.signature_for
-    _pipeline = build_pipeline(config, known)
+    _pipeline = build_pipeline(config, known_source() if known_source else None)
 
 
 class WorkerStartError(RuntimeError):
@@ -90,7 +83,7 @@ def _ping() -> bool:
     return _pipeline is not None
 
 
-def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessPoolExecutor:
+def start_pool(config: Config, known_source: KnownSource | None, workers: int) -> ProcessPoolExecutor:
     """A pool whose workers are proven to start, so a later crash can be blamed on a file."""
     # Spawned workers inherit this and size their onnxruntime thread pools to share the cores.
     os.environ[WORKERS_ENV] = str(workers)
@@ -99,7 +92,7 @@ def start_pool(config: Config, index_path: str | None, workers: int) -> ProcessP
             workers,
             mp_context=_QuietContext(),
             initializer=_init_worker,
-            initargs=(config, index_path, os.getpid()),
+            initargs=(config, known_source, os.getpid()),
         )
     except OSError as exc:  # semaphores or the resource tracker unavailable
         raise WorkerStartError(f"worker processes could not start: {exc}") from None
@@ -152,7 +145,7 @@ def analyse_paths(
     config: Config,
     *,
     known: KnownLookup | None,
-    index_path: Path | None,
+    known_source: KnownSource | None,
     workers: int,
     force: bool = False,
 ) -> Iterator[AnalysisResult]:
@@ -168,11 +161,11 @@ def analyse_paths(
         finally:
             pipeline.close()
         return
-    yield from _pooled(batches, config, str(index_path) if index_path else None, workers, force)
+    yield from _pooled(batches, config, known_source, workers, force)
 
 
 def _pooled(
-    batches: list[list[str]], config: Config, index_path: str | None, workers: int, force: bool
+    batches: list[list[str]], config: Config, known_source: KnownSource | None, workers: int, force: bool
 ) -> Iterator[AnalysisResult]:
     pending = list(reversed(batches))
     suspects: list[str] = []  # paths whose batch was in flight when a worker died
@@ -182,7 +175,7 @@ def _pooled(
         queue = [[p] for p in reversed(suspects)] if isolate else pending
         suspects = []
         limit = 1 if isolate else workers * 2
-        with _ended_on_error(start_pool(config, index_path, 1 if isolate else workers)) as pool:
+        with _ended_on_error(start_pool(config, known_source, 1 if isolate else workers)) as pool:
             in_flight: dict[Future[list[AnalysisResult]], list[str]] = {}
             broken = False
             while (queue or in_flight) and not broken:

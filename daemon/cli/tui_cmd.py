@@ -18,11 +18,8 @@ SCREENS = ("profile", "photos", "people", "places", "brands", "alerts", "status"
 @handle_errors
 def tui(app: AppContext, screen: str, photo: Path | None, light: bool) -> None:
     """Browse what your photos reveal, act on alerts, check the daemon."""
-    # textual-image asks the terminal about its graphics support when imported: do it before
-    # Textual takes over the input, or the two read the terminal's answers at once.
-    import textual_image.widget  # noqa: F401
     from shadowlens.daemon.config import load_config
-    from shadowlens.tui.app import ShadowlensApp
+    from shadowlens.tui.app import run
     from shadowlens.tui.library import Library
 
     # The plain config, not app.config: that one loads every detector class to check its
@@ -30,4 +27,4 @@ def tui(app: AppContext, screen: str, photo: Path | None, light: bool) -> None:
     config = load_config(app.config_path)
     library = Library(config.index_path(app.paths), app.paths.state_dir)
     theme = "textual-light" if light else "textual-dark"
-    ShadowlensApp(library, start=screen, photo=str(photo) if photo else None, theme=theme).run()
+    run(library, start=screen, photo=str(photo) if photo else None, theme=theme)

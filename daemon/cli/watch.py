@@ -11,10 +11,9 @@ import click
 from shadowlens.daemon import clock
 from shadowlens.daemon.cli.context import AppContext, echo, fail, handle_errors, pass_app, require_existing
 from shadowlens.daemon.fsnames import json_text
+from shadowlens.daemon.index.state import AlreadyRunning, DaemonLock, daemon_status, set_paused
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.service.announce import say, show_without_verbose
-from shadowlens.daemon.service.control import AlreadyRunning, DaemonLock, set_paused
-from shadowlens.daemon.service.status import daemon_status
 
 
 @click.command()

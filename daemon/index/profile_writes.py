@@ -11,8 +11,8 @@ import statistics
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from shadowlens.daemon.analysis.findings import CHILD_AGE
 from shadowlens.daemon.index.schema import Alert, DaemonState, Face, FindingRow, Person, Photo, utcnow
-from shadowlens.daemon.profile.facts import CHILD_AGE
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.sqlite import insert
 

@@ -16,6 +16,7 @@ from shadowlens.daemon.analysis.plugins import build_detectors
 from shadowlens.daemon.analysis.pool import analyse_paths
 from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
 from shadowlens.daemon.config import Config
+from shadowlens.daemon.index.reads.queries import signature_source
 from shadowlens.daemon.index.writer import ERROR, PENDING, KnownFile, Store
 from shadowlens.daemon.library.walk import WalkResult, walk
 
@@ -92,7 +93,7 @@ class Scanner:
             todo,
             self.config,
             known=self.store.signature_for,
-            index_path=self.index_path,
+            known_source=signature_source(self.index_path),
             workers=workers or self.config.scan.effective_workers(),
         ):
             self.store.save(result)

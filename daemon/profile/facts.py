@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shadowlens.daemon.analysis.findings import CHILD_AGE
+
 
 @dataclass(frozen=True)
 class BrandHit:
@@ -55,5 +57,4 @@ class PhotoFacts:
         return self.lat is not None and self.lon is not None
 
 
-CHILD_AGE = 13.0
-"""Faces estimated younger than this are children (the issue's rule)."""
+__all__ = ["CHILD_AGE", "BrandHit", "FaceFact", "PhotoFacts"]

@@ -28,13 +28,14 @@ from shadowlens.daemon.analysis.plugins import build_detectors
 from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.queue import DONE, PARKED, QUEUED, RUNNING, Claimed, JobQueue
+from shadowlens.daemon.index.state import DaemonLock, is_paused
 from shadowlens.daemon.index.writer import PENDING, Store
 from shadowlens.daemon.library.scan import Scanner
 from shadowlens.daemon.scrub.twin import SafeCopies
 from shadowlens.daemon.service.announce import detector_states, say, start_lines
 from shadowlens.daemon.service.catchup import CatchUp
-from shadowlens.daemon.service.control import DaemonLock, is_paused, on_battery
 from shadowlens.daemon.service.dispatcher import Dispatcher
+from shadowlens.daemon.service.power import on_battery
 from shadowlens.daemon.service.schedule import ProfileJobs
 from shadowlens.daemon.service.sdnotify import Notifier
 from shadowlens.daemon.service.watcher import FolderWatcher, Settler

@@ -21,6 +21,7 @@ from shadowlens.daemon.analysis.pool import CRASH_MESSAGE, _work, end_pool, star
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.queue import Claimed, JobQueue
+from shadowlens.daemon.index.reads.queries import signature_source
 
 log = logging.getLogger(__name__)
 Finished = Callable[[Claimed, AnalysisResult | None, str], None]
@@ -84,7 +85,7 @@ class Dispatcher:
 
     def _submit(self, accept_new: bool) -> None:
         if self.pool is None:
-            self.pool = start_pool(self.config, str(self.index_path), self.workers)
+            self.pool = start_pool(self.config, signature_source(self.index_path), self.workers)
             # Starting took seconds: the caller checks for a stop or a pause before work is claimed.
             return
         if self.suspects or self.isolating:

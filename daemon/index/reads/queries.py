@@ -6,7 +6,9 @@ the same fields.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +213,14 @@ def _file_view(
             if r.error
         ],
     }
+
+
+def signature_lookup(index_path: str) -> Callable[[str], str | None]:
+    """For a worker process: the analysis signature of a content (sha256) already in the index,
+    so the same bytes under a new name are linked, not analysed again. The reader stays open for
+    the life of the process."""
+    return Reader.open(Path(index_path)).signature_for
+
+
+def signature_source(index_path: Path | None) -> Callable[[], Callable[[str], str | None]] | None:
+    return functools.partial(signature_lookup, str(index_path)) if index_path is not None else None

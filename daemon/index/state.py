@@ -1,4 +1,5 @@
-"""Talking to a running daemon: is it running (a lock file), is it paused (a row in the index)."""
+"""The daemon's state as its clients see it: is it running (the lock that keeps it the index's
+single writer), is it paused, how far has it got (rows of ``daemon_state``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+from shadowlens.daemon.index.reads.queries import Reader
 from shadowlens.daemon.index.schema import DaemonState
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.paths import ensure_private_dir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
-POWER_SUPPLY = Path("/sys/class/power_supply")
 
 
 class AlreadyRunning(Exception):
@@ -83,20 +83,32 @@ def is_paused(store: Store) -> bool:
     return bool(state and state.get("paused"))
 
 
-def on_battery(root: Path = POWER_SUPPLY) -> bool:
-    """True when a battery is discharging and no mains adapter is online."""
+def daemon_status(state_dir: Path, index_path: Path) -> dict[str, Any]:
+    """Running?, counts, queue, rate: what `shadowlens status` and the TUI's status screen show."""
+    pid = DaemonLock(state_dir).holder()
+    status: dict[str, Any] = {"running": pid is not None, "pid": pid, "index": str(index_path)}
+    if not index_path.exists():
+        return {**status, "indexed": 0, "errors": 0, "pending": 0, "queued": 0, "paused": False}
+    reader = Reader.open(index_path)
     try:
-        supplies = list(root.iterdir())
-    except OSError:
-        return False
-    mains_online, discharging = False, False
-    for supply in supplies:
-        try:
-            kind = (supply / "type").read_text().strip()
-            if kind == "Mains" and (supply / "online").read_text().strip() == "1":
-                mains_online = True
-            elif kind == "Battery" and (supply / "status").read_text().strip() == "Discharging":
-                discharging = True
-        except OSError:
-            continue
-    return discharging and not mains_online
+        counts = reader.counts()
+        with Session(reader.engine) as session:
+            beat = read_state(session, "heartbeat") or {}
+            paused = read_state(session, "paused") or {}
+        queue = reader.job_counts()
+    finally:
+        reader.close()
+    status.update(
+        indexed=counts["indexed"],
+        errors=counts["error"],
+        pending=counts["pending"],
+        queued=queue.get("queued", 0),
+        running_jobs=queue.get("running", 0),
+        parked=queue.get("parked", 0),
+        paused=bool(paused.get("paused")),
+        rate_per_minute=beat.get("rate_per_minute") if pid else None,
+        last_photo=beat.get("last_photo"),
+        heartbeat_at=beat.get("at"),
+        folders=beat.get("folders"),
+    )
+    return status
