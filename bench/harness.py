@@ -184,6 +184,16 @@ def spread(values: Sequence[float], fmt: str = "{:.2f}") -> str:
     return "[" + ", ".join(fmt.format(v) for v in values) + "]"
 
 
+def goal_note(value: float, goal: float, unit: str = "ms") -> str:
+    """How a median compares with its goal, for the notes."""
+    return f"goal < {goal:.0f} {unit} ({'met' if value < goal else 'MISSED'})"
+
+
+def over_goal(value: float, goal: float, unit: str = "ms", digits: int = 0) -> str | None:
+    """The ``check_failed`` of a row whose median missed its goal, else None."""
+    return f"median {value:.{digits}f} {unit} >= goal {goal:.0f} {unit}" if value >= goal else None
+
+
 def only_detectors(*keep: str) -> str:
     """Config text that turns off every installed detector but ``keep``: rows named after a set of
     detectors measure that set, whatever later issues install."""

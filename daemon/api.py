@@ -6,8 +6,22 @@ index) may move; these names stay:
 - ``Detector``, ``DetectorSettings`` (its ``[detectors.<name>]`` section), ``Needs`` (pixels or
   metadata only) and ``PhotoContext`` (one photo as the detector sees it);
 - the typed findings it returns, and ``BBox``;
-- the hooks through which its findings count (as profile facts, exposure reasons, boxes that
-  ``scrub`` must cover, and how they are shown), declared on the detector class.
+- the hooks through which its findings count, declared on the detector class (classmethods
+  with neutral defaults, from ``FindingHooks``), and what they take and give:
+
+  - ``counts`` / ``reads``: which kinds of its findings count for the profile, and which attrs
+    ``facts`` and ``exposure`` read (the index hands over only those);
+  - ``facts(finding) -> Iterable[Fact]``: (key, value) signals for the profile; segment rules
+    match them by key (``{ tattoo = ["anchor"] }``). Default: (kind, label);
+  - ``exposure(findings, context, points) -> list[Reason]``: the reasons a photo's findings of
+    this detector add to its exposure score, with the detector's default points
+    (``[alerts.points]`` overrides any code). Default: none;
+  - ``scrub_boxes(finding) -> Iterable[ScrubBox]``: areas a safe copy pixelates ("face") or
+    fills ("personal_data", "text"). Default: none;
+  - ``shown(finding) -> str``: one line for people. Default: "kind label".
+
+  They receive ``StoredFinding``s: one shape whether a finding comes from the index or a fresh
+  analysis.
 
 Register a detector under the ``shadowlens.detectors`` entry-point group, as the built-ins do.
 """
@@ -31,6 +45,16 @@ from shadowlens.daemon.analysis.findings import (
     TimeFinding,
     first_of,
 )
+from shadowlens.daemon.analysis.hooks import (
+    ExposureContext,
+    Fact,
+    FindingHooks,
+    Part,
+    Reason,
+    ScrubBox,
+    StoredFinding,
+)
+from shadowlens.daemon.config import ExposurePoints
 
 __all__ = [
     "BBox",
@@ -39,15 +63,23 @@ __all__ = [
     "Detector",
     "DetectorSettings",
     "DeviceFinding",
+    "ExposureContext",
+    "ExposurePoints",
     "FaceFinding",
+    "Fact",
     "Finding",
+    "FindingHooks",
     "GpsFinding",
     "MetadataIssue",
     "NameFinding",
     "Needs",
     "NudityFinding",
+    "Part",
     "PhotoContext",
     "PlaceFinding",
+    "Reason",
+    "ScrubBox",
+    "StoredFinding",
     "TextFinding",
     "TimeFinding",
     "first_of",

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from shadowlens.daemon.paths import AppPaths, app_paths, pictures_dir
@@ -142,10 +142,31 @@ class ProfileSettings(_Section):
     # The weekly digest ("what your photos revealed this week"): ISO weekday (1 = Monday) and time.
     digest_weekday: int = Field(default=7, ge=1, le=7)
     digest_at: str = Field(default="18:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # The marketing segment rules (see daemon/data/segments.toml, the default): a file of your own
+    # can add segments, including ones on the facts of a third-party detector.
+    segments_file: Path | None = None
+
+    @field_validator("segments_file", mode="after")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        path = Path(os.path.expandvars(str(path))).expanduser()
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
 
 
 class ExposurePoints(_Section):
-    """Points per reason of the 0-100 exposure score (capped at 100). README lists them."""
+    """Points per reason of the 0-100 exposure score (capped at 100). README lists them.
+
+    The fields are the built-in reasons, in the order reasons are listed. Any other key sets the
+    points of a reason a third-party detector raises (its code), over the detector's default.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+    # The other keys: checked like the fields (a whole number of points from 0 to 100).
+    __pydantic_extra__: dict[str, Annotated[int, Field(ge=0, le=100, strict=True)]] = Field(init=False)
 
     gps: int = Field(default=15, ge=0, le=100)
     gps_near_home: int = Field(default=25, ge=0, le=100, description="added to gps within 200 m of home")
@@ -159,6 +180,13 @@ class ExposurePoints(_Section):
     nudity: int = Field(default=40, ge=0, le=100)
     brands: int = Field(default=5, ge=0, le=100)
     screenshot: int = Field(default=10, ge=0, le=100)
+
+    def of(self, code: str, default: int) -> int:
+        """The configured points of reason ``code``, or ``default`` (the detector's) if none."""
+        if code in type(self).model_fields:
+            return int(getattr(self, code))
+        value = (self.model_extra or {}).get(code)
+        return value if isinstance(value, int) else default
 
 
 class AlertSettings(_Section):

@@ -2,11 +2,11 @@
 
     .venv/bin/python docs/make_screenshots.py [--root /tmp/shadowlens-demo] [--rebuild]
 
-Uses the TUI tests' library (the shared corpus's faces and GPS series plus three rendered
-photos: a payment card and a phone number, a beer brand twice), indexed by the real
-``shadowlens scan`` at ``--root``; an index already there is reused. The same measures as the
-snapshot tests keep the pictures reproducible: one scan worker, pinned alert times and a frozen
-clock, pictures as half-cells, and the daemon not running.
+Uses the TUI tests' seeded library (tests/seeded_library.py: the shared corpus's faces and GPS
+series, photos at home with a payment card and a phone number, beer and coffee on them), built
+at ``--root``; an index already there is reused. The same measures as the snapshot tests keep
+the pictures reproducible: a library built on its own pinned day, a frozen clock, pictures as
+half-cells, and the daemon not running.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from shadowlens.tui.app import ShadowlensApp  # noqa: E402
 from shadowlens.tui.library import Library  # noqa: E402
 
 from tests.conftest import LIBRARY_NOW, Env  # noqa: E402
-from tests.test_tui_snapshots import build_fixed_index, freeze_the_tui, pin_alert_times, settle  # noqa: E402
+from tests.test_tui_snapshots import build_fixed_index, freeze_the_tui, settle  # noqa: E402
 from tests.tui_support import library_of  # noqa: E402
 
 SIZE = (110, 34)
@@ -42,9 +42,8 @@ def index_at(root: Path, rebuild: bool) -> Env:
         # Rebuilding starts by deleting the root: never do that to a folder of something else.
         if root.exists() and any(root.iterdir()) and {p.name for p in root.iterdir()} - {"home", "library"}:
             raise SystemExit(f"{root} holds more than a demo library (home/, library/): pick another --root")
-        print(f"indexing the demo library at {root} ...", flush=True)
+        print(f"building the demo library at {root} ...", flush=True)
         return build_fixed_index(root)
-    pin_alert_times(env.index)
     return env
 
 
@@ -75,7 +74,7 @@ def main() -> None:
     parser.add_argument(
         "--root", type=Path, default=DEFAULT_ROOT, help="where the demo library and index live"
     )
-    parser.add_argument("--rebuild", action="store_true", help="index the demo library again from nothing")
+    parser.add_argument("--rebuild", action="store_true", help="build the demo library again from nothing")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the SVGs")
     args = parser.parse_args()
 

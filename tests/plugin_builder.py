@@ -36,3 +36,70 @@ class SleepyDetector(Detector):
             time.sleep(float(os.environ.get("SLEEPY_SECONDS", "0")))
         return []
 """
+
+
+TATTOO = """
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from shadowlens.daemon.api import (
+    Detector,
+    ExposureContext,
+    ExposurePoints,
+    Fact,
+    Finding,
+    Needs,
+    PhotoContext,
+    Reason,
+    ScrubBox,
+    StoredFinding,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TattooFinding(Finding):
+    kind: ClassVar[str] = "tattoo"
+    motif: str
+
+
+class TattooDetector(Detector):
+    '''Finds a "tattoo" (a bright green patch: a stand-in for a model) and says how it counts:
+    a profile fact, an exposure reason with its own points, an area a safe copy must fill.'''
+
+    name = "tattoo"
+    version = "1"
+    needs = Needs(pixels=1024)
+    reads: ClassVar[tuple[str, ...] | None] = ("motif",)
+
+    def detect(self, photo: PhotoContext) -> list[Finding]:
+        rgb, scale = photo.rgb(self.needs.pixels)
+        r, g, b = (rgb[:, :, i].astype(int) for i in range(3))
+        ys, xs = np.nonzero((g > 150) & (r < 100) & (b < 100))
+        if len(xs) < 50:
+            return []
+        box = (xs.min() * scale, ys.min() * scale, (xs.max() - xs.min() + 1) * scale, (ys.max() - ys.min() + 1) * scale)
+        return [TattooFinding(label="anchor", bbox=tuple(float(v) for v in box), motif="anchor")]
+
+    @classmethod
+    def facts(cls, finding: StoredFinding) -> Iterable[Fact]:
+        return (("tattoo", str(finding.attrs.get("motif"))),)
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        return [Reason("tattoo", 20, "a tattoo that can identify you")] if findings else []
+
+    @classmethod
+    def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
+        return (ScrubBox(finding.bbox, "personal_data"),) if finding.bbox else ()
+
+    @classmethod
+    def shown(cls, finding: StoredFinding) -> str:
+        return f"tattoo: {finding.attrs.get('motif')} motif"
+"""

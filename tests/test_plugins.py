@@ -1,7 +1,8 @@
 """Third-party detectors through the same entry points as the built-in ones, and failure isolation.
 
 The plugin is a real installed distribution (a dist-info folder with entry_points.txt on
-PYTHONPATH), loaded by the real `shadowlens` process; nothing is mocked.
+PYTHONPATH), loaded by the real `shadowlens` process; nothing is mocked. Its findings count as the
+built-ins' do, through the hooks it declares: exposure reasons, segment facts, areas to scrub.
 """
 
 from __future__ import annotations
@@ -87,6 +88,80 @@ def test_a_third_party_detector_plugs_in_with_its_own_settings(
     env.write_config("[detectors.redness]\nthreshold = 999\n")
     bad = env.run("scan", str(root), check=False, extra_env=extra)
     assert bad.returncode == 2 and "detectors.redness.threshold" in bad.stderr
+
+
+INKED_SEGMENTS = """
+[segments.inked]
+title = "Has tattoos"
+sentence = "You have tattoos: {count} photos"
+signals = [{ tattoo = ["anchor"] }]
+min_photos = 1
+"""
+# The heavy built-in models have nothing to find in these flat test pictures: off, for speed.
+LIGHT = "".join(f"[detectors.{name}]\nenabled = false\n" for name in ("faces", "text", "nudity", "codes"))
+
+
+def inked(path: Path) -> Path:
+    """A grey photo with a green patch (the plugin's tattoo) at x 100-159, y 80-119."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (320, 240), (128, 128, 128))
+    ImageDraw.Draw(image).rectangle((100, 80, 159, 119), fill=(20, 220, 20))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, "JPEG", quality=95)
+    return path
+
+
+def test_a_plugin_s_finding_scores_fires_a_segment_and_is_scrubbed(env: Env, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.plugin_builder import TATTOO
+
+    site = install_plugin(tmp_path / "site", "tattoo_plugin", "tattoo", "TattooDetector", TATTOO)
+    extra = {"PYTHONPATH": str(site)}
+    root = tmp_path / "photos"
+    ink = inked(root / "ink.jpg")
+    small_jpeg(root / "plain.jpg", size=(320, 240), color=(128, 128, 128))
+    rules = tmp_path / "segments.toml"
+    rules.write_text(INKED_SEGMENTS)
+    env.write_config(f"[profile]\nsegments_file = {str(rules)!r}\n" + LIGHT)
+    env.run("scan", str(root), extra_env=extra)
+
+    # (1) An exposure reason with the plugin's own points, in `photos --json` and `show`.
+    photos = {Path(p["path"]).name: p for p in env.json("photos", extra_env=extra)}
+    reason = {"code": "tattoo", "points": 20, "text": "a tattoo that can identify you"}
+    assert photos["ink.jpg"]["reasons"] == [reason] and photos["ink.jpg"]["exposure"] == 20
+    assert photos["plain.jpg"]["reasons"] == [] and photos["plain.jpg"]["exposure"] == 0
+    (finding,) = [f for f in photos["ink.jpg"]["findings"] if f["detector"] == "tattoo"]
+    assert finding["shown"] == "tattoo: anchor motif"
+    x, y, w, h = finding["bbox"]
+    assert abs(x - 100) <= 2 and abs(y - 80) <= 2 and abs(w - 60) <= 4 and abs(h - 40) <= 4
+    text = env.run("show", str(ink), extra_env=extra).stdout
+    assert "+20  a tattoo that can identify you" in text and "  tattoo: anchor motif at [" in text
+
+    # (2) Its fact fires a segment of the user's own segments file.
+    profile = env.json("profile", extra_env=extra)
+    [segment] = profile["segments"]
+    assert segment["name"] == "inked" and segment["evidence"] == [str(ink)]
+    assert segment["sentence"] == "You have tattoos: 1 photos"
+
+    # [alerts.points] overrides the plugin's points, like any built-in reason's.
+    env.write_config(f"[profile]\nsegments_file = {str(rules)!r}\n[alerts.points]\ntattoo = 35\n" + LIGHT)
+    env.run("profile", "--refresh", extra_env=extra)
+    photos = {Path(p["path"]).name: p for p in env.json("photos", extra_env=extra)}
+    assert photos["ink.jpg"]["reasons"] == [{**reason, "points": 35}] and photos["ink.jpg"]["exposure"] == 35
+
+    # (3) `scrub` fills its box, and the plugin, run again on the copy, finds nothing there.
+    [report] = env.json("scrub", str(ink), "--out", str(tmp_path / "safe"), extra_env=extra)
+    assert report["ok"], report["problems"]
+    assert report["removed"]["text_boxes"] == 1
+    assert (report["exposure_before"], report["exposure_after"]) == (35, 0)
+    with Image.open(report["copy"]) as copy:
+        pixel = copy.convert("RGB").getpixel((130, 100))
+    assert isinstance(pixel, tuple) and max(pixel) < 40  # filled, not green
+    # Asked to leave it, the copy still shows the tattoo: the plugin found it again in the copy.
+    [kept] = env.json("scrub", str(ink), "--out", str(tmp_path / "kept"), "--redact", "none", extra_env=extra)
+    assert kept["ok"] and kept["exposure_after"] == 35 and kept["reasons_after"][0]["code"] == "tattoo"
 
 
 def test_a_detector_that_raises_is_an_error_for_that_photo_and_detector_only(

@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import math
 import tomllib
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from shadowlens.daemon.profile.facts import BrandHit, FaceFact, PhotoFacts
+from shadowlens.daemon.analysis.hooks import StoredFinding
+from shadowlens.daemon.profile.facts import (
+    BrandHit,
+    FaceFact,
+    PhotoCore,
+    PhotoFacts,
+    installed_hooks,
+    photo_facts,
+)
 from shadowlens.daemon.profile.segments import (
     RULES,
     Segment,
@@ -45,8 +54,30 @@ def face(
     return FaceFact(face_id=-1, person_id=person, age=age, smiling=smiling, expression=expression)
 
 
-def photo(photo_id: int, taken_at: datetime | None = NOW, **facts: Any) -> PhotoFacts:
-    return PhotoFacts(photo_id=photo_id, path=f"/pics/{photo_id}.jpg", taken_at=taken_at, **facts)
+def photo(
+    photo_id: int,
+    taken_at: datetime | None = NOW,
+    *,
+    brands: Sequence[BrandHit] = (),
+    faces: Sequence[FaceFact] = (),
+    objects: Sequence[str] = (),
+    scenes: Sequence[str] = (),
+    codes: Sequence[str] = (),
+) -> PhotoFacts:
+    """A photo as the profile loads it: its brands, objects, scenes and codes are findings of the
+    built-in detectors, turned into facts by those detectors' hooks."""
+    findings = [
+        StoredFinding(
+            "brands", "brand", b.name, attrs={"category": b.category, "parent": b.parent, "via": b.via}
+        )
+        for b in brands
+    ]
+    findings += [StoredFinding("objects", "object", label) for label in objects]
+    findings += [StoredFinding("scene", "scene", label) for label in scenes]
+    findings += [StoredFinding("codes", "code", "QR_CODE", attrs={"payload_type": kind}) for kind in codes]
+    core = PhotoCore(taken_at=taken_at)
+    built = photo_facts(photo_id, f"/pics/{photo_id}.jpg", core, findings, installed_hooks())
+    return replace(built, faces=tuple(faces))
 
 
 def days_ago(days: float, hour: int = 12) -> datetime:
@@ -344,7 +375,6 @@ GOOD_SEGMENT = '[segments.x]\ntitle = "X"\nsentence = "{count}"\n'
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (GOOD_SEGMENT + 'signals = [{ object = ["dog"] }, { foo = ["x"] }]', "segments.x.signals[1]: unknown signal 'foo'"),
         (GOOD_SEGMENT, "segments.x.signals: missing: a non-empty list of signals is required"),
         (GOOD_SEGMENT + "signals = []", "segments.x.signals: missing: a non-empty list of signals is required"),
         (GOOD_SEGMENT + 'signals = [{ object = "dog" }]', "segments.x.signals[0]: signal 'object' must be a non-empty list of names"),
@@ -371,6 +401,17 @@ def test_a_malformed_file_gives_a_one_line_error(tmp_path: Path, text: str, mess
     assert str(error.value) == f"segments.toml: {message}"
 
 
+def test_any_other_signal_is_a_fact_key_so_a_plugin_s_facts_need_no_code(tmp_path: Path) -> None:
+    path = tmp_path / "segments.toml"
+    path.write_text(GOOD_SEGMENT + 'signals = [{ tattoo = ["Anchor", "rose"] }]\nmin_photos = 1\n')
+    [rule] = load_rules(path)
+    assert rule.signals == (Signal("tattoo", frozenset({"anchor", "rose"})),)
+    inked = replace(photo(1), facts=(("tattoo", "anchor"),))
+    other = replace(photo(2), facts=(("object", "anchor"), ("tattoo", "skull")))
+    [segment] = evaluate([inked, other], [rule], SegmentContext(owner=None))
+    assert segment.evidence == [1]
+
+
 def test_a_toml_syntax_error_is_one_line_too(tmp_path: Path) -> None:
     path = tmp_path / "segments.toml"
     path.write_text("[segments.x\ntitle = ")
@@ -388,7 +429,7 @@ REQUIRED_SEGMENTS = {
 def test_the_packaged_rules_load_and_name_real_categories_and_objects() -> None:
     assert RULES == REPO / "daemon" / "data" / "segments.toml"  # beside brands.toml, shipped by data/*.toml
     rules = load_rules()
-    assert {r.name for r in rules} >= REQUIRED_SEGMENTS
+    assert {r.name for r in rules} >= REQUIRED_SEGMENTS and len(rules) == 19
     with (REPO / "daemon" / "data" / "brands.toml").open("rb") as handle:
         lexicon = tomllib.load(handle)["brand"]
     with (REPO / "models" / "manifest.toml").open("rb") as handle:

@@ -1,5 +1,6 @@
-"""The TUI driven by Textual's Pilot on an index built from the corpus: every screen, sorting
-and filtering, a photo's detail, renaming and merging people, dismissing an alert, live updates."""
+"""The TUI driven by Textual's Pilot on the seeded library (tests/seeded_library.py): every
+screen, sorting and filtering, a photo's detail, renaming and merging people, dismissing an
+alert, live updates, the alert threshold from the config."""
 
 from __future__ import annotations
 
@@ -9,9 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shadowlens.daemon.cli.tui_cmd import open_library
+from shadowlens.daemon.config import load_config
 from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.paths import app_paths
 from shadowlens.tui.app import ShadowlensApp
 from shadowlens.tui.library import Library
+from shadowlens.tui.safe_copy import flagged_paths
 from textual.widgets import DataTable, Input, Static
 
 from tests.conftest import Env
@@ -275,3 +280,31 @@ def test_a_safe_copy_from_the_photo_screen(
 
     with Image.open(copy) as image:
         assert not image.getexif()
+
+
+def test_the_alert_threshold_comes_from_the_config(
+    indexed: tuple[Env, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At [alerts] threshold = 40 the photos at home (exposure 45) are risky: red, and copied by
+    "Copy risky"; at the default 60 only the card's photo (100) is."""
+    env, _ = indexed
+    for key, value in env.vars.items():
+        monkeypatch.setenv(key, value)
+    config_file = tmp_path / "config.toml"
+    config_file.write_text("[alerts]\nthreshold = 40\n", encoding="utf-8")
+    library = open_library(load_config(config_file), app_paths(config_file))
+    assert (library.alert_threshold, library.index_path) == (40, env.index)
+    names = sorted(Path(p).name for p in flagged_paths(library))
+    assert names == ["brand1.jpg", "brand2.jpg", "coffee.jpg", "risky.jpg"]
+    assert [Path(p).name for p in flagged_paths(library_of(env))] == ["risky.jpg"]
+
+    async def body(app: ShadowlensApp, pilot: Any) -> None:
+        await until(pilot, lambda: type(app.screen).__name__ == "PhotosScreen" and app.screen.loaded)  # type: ignore[attr-defined]
+        table = app.screen.query_one("#photos-table", DataTable)
+        styles = {
+            str(table.get_row_at(i)[0].plain): str(table.get_row_at(i)[0].style)
+            for i in range(table.row_count)
+        }
+        assert styles["100"] == styles["45"] == "bold red" and styles["15"] == "", styles
+
+    drive(library, body, start="photos")

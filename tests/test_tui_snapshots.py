@@ -5,13 +5,13 @@ Regenerate after a deliberate change of the UI with ``pytest tests/test_tui_snap
 
 The screens are the same on every machine and every run because nothing on them depends on
 where, when or how fast the index was built:
-- the index is rebuilt at one fixed path, so the paths shown are the same;
-- the scan runs with one worker, so photos, faces and people get the same ids in the same order
-  (with a pool, ids follow completion order);
-- the clock is pinned (``SHADOWLENS_NOW``): the scan builds the profile on the library's day,
-  the alerts' timestamps are pinned, and the TUI reads "raised 3 h ago" against a fixed noon, so
-  the screens are the same on any date (``make test`` also runs them with the clock 400 days
-  ahead);
+- the index is the seeded library (tests/seeded_library.py), rebuilt at one fixed path, so the
+  paths shown are the same, and written in one order, so photos, faces and people get the same
+  ids;
+- the clock is pinned (``SHADOWLENS_NOW``): the library is built on its day (``LIBRARY_NOW``,
+  when the alert is raised and notified), and the TUI reads "raised 3 h ago" against a fixed
+  noon, so the screens are the same on any date (``make test`` also runs them with the clock
+  400 days ahead);
 - the daemon is not running, so the status screen has no heartbeat, pid or rate to show;
 - pictures are drawn as half-cells whatever the terminal (textual-image would pick sixel or the
   kitty protocol when pytest runs with ``-s`` in a terminal that has them).
@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import fcntl
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,52 +31,35 @@ import pytest
 from shadowlens.daemon import clock
 from shadowlens.tui.app import ShadowlensApp
 
-from tests import tui_support
 from tests.conftest import Env
-from tests.tui_support import library_of
+from tests.tui_support import build_library, library_of
 
 pytestmark = pytest.mark.corpus
 
 SNAPSHOT_ROOT = Path("/tmp/shadowlens-snapshots")
 SIZE = (100, 30)
 SCREENS = ("profile", "photos", "people", "places", "brands", "alerts", "status")
-SERIAL_SCAN = "[scan]\nworkers = 1\n"
-# The alerts were raised at 09:00 and are looked at just after noon (UTC, as the index stores
-# them), so the screen says "raised 3 h ago · notified 3 h ago".
-RAISED_AT, NOTIFIED_AT = "2025-05-04 09:00:00.000000", "2025-05-04 09:00:02.000000"
+# The alert was raised at 09:00 (LIBRARY_NOW) and is looked at just after noon (UTC, as the
+# index stores it), so the screen says "raised 3 h ago · notified 3 h ago".
 FROZEN_NOW = datetime(2025, 5, 4, 12, 0, 30, tzinfo=UTC)
 LOAD_TIMEOUT = 20.0
 
 
 def build_fixed_index(root: Path) -> Env:
-    """The TUI tests' library (``tui_support.build_library``) at ``root``, rebuilt from nothing,
-    scanned by one worker, with its alerts' timestamps pinned."""
+    """The TUI tests' library (``tui_support.build_library``) at ``root``, rebuilt from nothing."""
     shutil.rmtree(root, ignore_errors=True)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(tui_support, "CONFIG", tui_support.CONFIG + SERIAL_SCAN)
-        env, _ = tui_support.build_library(root)
-    pin_alert_times(env.index)
+    env, _ = build_library(root)
     return env
-
-
-def pin_alert_times(index: Path) -> None:
-    with closing(sqlite3.connect(index)) as db, db:
-        db.execute(
-            "UPDATE alerts SET created_at = ?, updated_at = ?,"
-            " notified_at = CASE WHEN notified_at IS NULL THEN NULL ELSE ? END",
-            (RAISED_AT, RAISED_AT, NOTIFIED_AT),
-        )
 
 
 def freeze_the_tui(patch: pytest.MonkeyPatch) -> None:
     """Pin the one clock (the profile's decay, every "N ago") and draw pictures as half-cells."""
-    from shadowlens.tui.screens import people, photo
+    from shadowlens.tui import pictures
     from textual_image.widget import HalfcellImage
 
     patch.setenv(clock.ENV_VAR, FROZEN_NOW.isoformat())
-    patch.setattr(people, "THUMB_CLASS", HalfcellImage)
-    patch.setattr(photo, "IMAGE_CLASS", HalfcellImage)
-    patch.setattr(photo, "IMAGE_PROBLEM", None)
+    patch.setattr(pictures, "IMAGE_CLASS", HalfcellImage)
+    patch.setattr(pictures, "IMAGE_PROBLEM", None)
 
 
 async def settle(pilot: Any) -> None:
@@ -112,15 +93,15 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_frozen_clock_says_hours_ago() -> None:
-    from shadowlens.tui.screens import alerts
+    from shadowlens.tui.formats import ago
 
-    assert alerts.ago("2025-05-04T09:00:00") == "3 h ago"
-    assert alerts.ago("2025-05-04T09:00:02") == "3 h ago"
-    assert alerts.ago("2025-05-04T12:00:25") == "just now"
+    assert ago("2025-05-04T09:00:00") == "3 h ago"
+    assert ago("2025-05-04T09:00:02") == "3 h ago"
+    assert ago("2025-05-04T12:00:25") == "just now"
 
 
 @pytest.mark.parametrize("screen", SCREENS)
 def test_main_screen(screen: str, fixed_index: Env, snap_compare: Any) -> None:
-    """A main screen of the TUI on the TUI tests' library, daemon not running."""
+    """A main screen of the TUI on the TUI tests' seeded library, daemon not running."""
     app = ShadowlensApp(library_of(fixed_index), start=screen)
     assert snap_compare(app, terminal_size=SIZE, run_before=settle)

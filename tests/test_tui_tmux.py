@@ -1,5 +1,7 @@
-"""``shadowlens tui`` end to end in a real terminal: the installed command in a detached tmux
-pane of 100x30, driven by keys and read back with ``capture-pane``.
+"""``shadowlens tui`` end to end in a real terminal: photos indexed by the real ``shadowlens
+scan``, then the installed command in a detached tmux pane of 100x30, driven by keys and read
+back with ``capture-pane``. (The other TUI tests read a seeded index; this one keeps the whole
+path covered: scan, profile, alerts, the TUI reading what they wrote.)
 
 Each run has a private tmux server (``-L`` with a socket name of its own, no config file), so
 it never touches the user's sessions, and that server is killed whatever happens.
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SHADOWLENS, Env
-from tests.tui_support import build_library
+from tests.tui_support import scan_library
 
 pytestmark = [pytest.mark.corpus, pytest.mark.slow]
 
@@ -106,7 +108,7 @@ def _signalable(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Env, Path]:
-    return build_library(tmp_path_factory.mktemp("tui-tmux"))
+    return scan_library(tmp_path_factory.mktemp("tui-tmux"))
 
 
 @pytest.fixture

@@ -1,51 +1,41 @@
-"""A small library for TUI tests: corpus photos with faces and GPS, plus rendered risky photos."""
+"""The TUI tests' libraries and Pilot helpers.
+
+``build_library`` is the seeded library (tests/seeded_library.py: written through the store,
+about a second); ``scan_library`` indexes rendered photos with the real ``shadowlens scan``, for
+the tests that keep the whole path (scan, then the TUI in a terminal) covered.
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from shadowlens.tui.library import Library
 from textual.widgets import DataTable
 
-from tests.conftest import LIBRARY_NOW, Env, corpus_or_skip
-from tests.library_builder import Shot, write_shot
+from tests.conftest import LIBRARY_NOW, Env
+from tests.library_builder import write_shot
+from tests.seeded_library import SHOTS, build_seeded_library
 
 CONFIG = "".join(f"[detectors.{n}]\nenabled = false\n" for n in ("codes", "nudity"))
+# The rendered photos hold no face: without the face models the scan takes half the time.
+SCAN_CONFIG = CONFIG + "[detectors.faces]\nenabled = false\n"
 
 
 def build_library(root: Path) -> tuple[Env, Path]:
-    """Scans: face photos (Obama x4 and friends), the GPS series, and three rendered photos (a
-    card and phone at one spot, a brand on two others) so there are alerts and brands."""
+    """Faces (Obama x5, Biden x2: a person of the user's making), the GPS series, photos at home
+    with a payment card and a phone number, beer and coffee on them, and a broken file."""
+    return build_seeded_library(root, CONFIG)
+
+
+def scan_library(root: Path) -> tuple[Env, Path]:
+    """The rendered photos of the seeded library (a card and a phone, brands), indexed by
+    ``shadowlens scan`` in a process of its own: OCR, brands, personal data, places, scores."""
     env, library = Env(root / "home", now=LIBRARY_NOW), root / "library"
-    corpus = corpus_or_skip()
-    shutil.copytree(corpus / "face_recognition", library / "faces")
-    shutil.copytree(corpus / "exif-samples" / "gps", library / "gps")
-    write_shot(
-        Shot(
-            "risky.jpg",
-            datetime(2025, 5, 1, 12, 0),
-            48.8584,
-            2.2945,
-            ["4242 4242 4242 4242", "Call +44 20 7946 0958"],
-        ),
-        library / "rendered",
-        0,
-    )
-    write_shot(
-        Shot("brand1.jpg", datetime(2025, 5, 2, 20, 0), 48.8585, 2.2946, ["Heineken"]),
-        library / "rendered",
-        1,
-    )
-    write_shot(
-        Shot("brand2.jpg", datetime(2025, 5, 3, 21, 0), 48.8586, 2.2945, ["Heineken"]),
-        library / "rendered",
-        2,
-    )
-    env.write_config(CONFIG)
+    for index, shot in enumerate(SHOTS):
+        write_shot(shot, library / "rendered", index)
+    env.write_config(SCAN_CONFIG)
     env.run("scan", str(library))
     return env, library
 

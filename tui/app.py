@@ -31,9 +31,10 @@ SCREENS_BY_KEY = (
 
 def _modes() -> dict[str, type[LibraryScreen]]:
     from shadowlens.tui.screens.alerts import AlertsScreen
+    from shadowlens.tui.screens.brands import BrandsScreen
     from shadowlens.tui.screens.people import PeopleScreen
     from shadowlens.tui.screens.photos import PhotosScreen
-    from shadowlens.tui.screens.places import BrandsScreen, PlacesScreen
+    from shadowlens.tui.screens.places import PlacesScreen
     from shadowlens.tui.screens.profile import ProfileScreen
     from shadowlens.tui.screens.status import StatusScreen
 

@@ -1,24 +1,27 @@
-"""The TUI's window on the index: reads through the store's query API, decisions through Store.
+"""The TUI's window on the index: reads through ``index.reads``, decisions through Store.
 
-Nothing here runs a detector or touches the watcher. Reads are short and happen in Textual
-workers; each user decision (a name, a merge, a safe mark, an alert state) is one short
-transaction through ``Store.profile``, the same path the daemon writes by.
+Nothing here runs a detector, touches the watcher or writes SQL of its own. Reads are short and
+happen in Textual workers; each user decision (a name, a merge, a safe mark, an alert state) is
+one short transaction through ``Store.profile``, the same path the daemon writes by.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
-from shadowlens.daemon.index.reads import browse
+from shadowlens.daemon.config import AlertSettings
+from shadowlens.daemon.index.reads import browse, people, status
 from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
+from shadowlens.daemon.index.reads.changes import DataVersion
 from shadowlens.daemon.index.reads.queries import Reader
 from shadowlens.daemon.index.writer import Store
+
+# [alerts] threshold when no config is given (tests, benchmarks): the config's own default.
+DEFAULT_THRESHOLD = AlertSettings().threshold
 
 
 def default_safe_copies_dir() -> Path:
@@ -29,12 +32,14 @@ def default_safe_copies_dir() -> Path:
 
 
 class Library:
-    def __init__(self, index_path: Path, state_dir: Path) -> None:
+    def __init__(self, index_path: Path, state_dir: Path, alert_threshold: int = DEFAULT_THRESHOLD) -> None:
         self.index_path, self.state_dir = index_path, state_dir
+        # The exposure at which the daemon raises an alert ([alerts] threshold): the screens
+        # colour scores and pick "risky" photos by it, so they call risky what the alerts do.
+        self.alert_threshold = alert_threshold
         self._reader: Reader | None = None
         self._store: Store | None = None
-        self._version: sqlite3.Connection | None = None
-        self._lock = threading.Lock()
+        self._version = DataVersion(index_path)
         self._profile: tuple[int | None, dict[str, Any] | None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -56,23 +61,14 @@ class Library:
         return self._store
 
     def close(self) -> None:
-        for closable in (self._reader, self._store):
+        for closable in (self._reader, self._store, self._version):
             if closable is not None:
                 closable.close()
-        if self._version is not None:
-            self._version.close()
-        self._reader = self._store = self._version = None
+        self._reader = self._store = None
 
     def data_version(self) -> int | None:
         """Changes whenever another connection (the daemon) commits: a free change signal."""
-        if not self.exists():
-            return None
-        with self._lock:
-            if self._version is None:
-                self._version = sqlite3.connect(
-                    f"file:{self.index_path}?mode=ro", uri=True, check_same_thread=False
-                )
-            return int(self._version.execute("PRAGMA data_version").fetchone()[0])
+        return self._version.current()
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -103,6 +99,9 @@ class Library:
     def persons(self) -> list[dict[str, Any]]:
         return self.reader.persons()
 
+    def child_marks(self) -> dict[int, bool | None]:
+        return people.child_marks(self.reader.engine)
+
     def person_faces(self, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
         return browse.person_faces(self.reader.engine, person_id, limit)
 
@@ -113,14 +112,7 @@ class Library:
         return self.reader.alerts(include_all, limit=500)
 
     def status(self) -> dict[str, Any]:
-        from shadowlens.daemon.index.state import daemon_status
-
-        info = daemon_status(self.state_dir, self.index_path)
-        info["scan_errors"] = self.reader.scan_errors()[:50]
-        info["error_photos"] = [
-            {"path": p["path"], "error": p["error"]} for p in self.reader.photos("error")[:50]
-        ]
-        return info
+        return status.status_report(self.reader, self.state_dir, self.index_path)
 
     # -- decisions -----------------------------------------------------------------------------
 

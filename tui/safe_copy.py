@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shadowlens.daemon.index.reads.browse import PhotoFilter
 from shadowlens.tui.library import Library, default_safe_copies_dir
 from textual.screen import Screen
 
-FLAGGED = 60  # the default alert threshold: what the alerts call risky
+EVERY_PHOTO = 100_000
+
+
+def flagged_paths(library: Library) -> list[str]:
+    """Every photo at or over the alert threshold: what the alerts call risky."""
+    rows = library.photos(PhotoFilter(min_exposure=library.alert_threshold), limit=EVERY_PHOTO)
+    return [row.path for row in rows]
 
 
 def run_safe_copies(screen: Screen[None], library: Library, paths: list[str]) -> None:

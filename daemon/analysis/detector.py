@@ -20,6 +20,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 from shadowlens.daemon.analysis.decode import DecodedPhoto
 from shadowlens.daemon.analysis.findings import Finding
+from shadowlens.daemon.analysis.hooks import FindingHooks
 
 if TYPE_CHECKING:
     from shadowlens.daemon.config import Config
@@ -62,7 +63,11 @@ class PhotoContext:
         return [f for f in self.findings if f.kind == kind]
 
 
-class Detector(ABC):
+class Detector(FindingHooks, ABC):
+    """Finds things in photos. How its findings count (profile facts, exposure reasons, boxes a
+    safe copy must cover, how they are shown) is said by the class-level hooks it inherits from
+    ``FindingHooks`` and may override: see daemon/analysis/hooks.py."""
+
     name: ClassVar[str]
     # Instances may refine these from their settings (say, the models they chose).
     version: str
@@ -82,7 +87,7 @@ class Detector(ABC):
         """Findings for several photos at once; override when bulk work is cheaper."""
         return [self.detect(photo) for photo in photos]
 
-    @classmethod  # noqa: B027 - optional hook: most detectors need no global settings
+    @classmethod  # optional hook: most detectors need no global settings
     def configure(cls, config: Config) -> None:
         """Read global settings (paths, model search folders) before instances are made."""
 
@@ -90,5 +95,5 @@ class Detector(ABC):
         """Per-stage seconds of the last ``detect`` on ``photo``, if the detector measures them."""
         return {}
 
-    def close(self) -> None:  # noqa: B027 - optional hook, most detectors hold nothing
+    def close(self) -> None:  # optional hook, most detectors hold nothing
         """Release models or other resources; called when the pipeline shuts down."""

@@ -1,8 +1,11 @@
-"""Running the pipeline on many files: in this process, or in a pool of worker processes.
+"""The worker processes that run jobs: one pool for the daemon, `shadowlens scan` and the
+daemon's safe copies.
 
-Workers only read the index (to skip content that is already analysed); results come back
-to the caller, whose Store is the one writer. A file that crashes a worker (a decoder bug on
-a hostile file) is isolated and reported as that file's error; the others go on.
+Each worker builds the detectors once and keeps their models for every job it runs, whatever
+the job's kind. Jobs run on the worker's main thread, where each detector's time limit (SIGALRM)
+can stop it. Workers only read the index (to skip content that is already analysed); results go
+back to the caller, whose Store is the one writer. Feeding jobs to a pool, back-pressure and
+crash isolation are the dispatcher's (``library/dispatcher.py``).
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import ctypes
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from dataclasses import dataclass
 from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import ParamSpec, TypeVar
 
 from shadowlens.daemon.analysis.pipeline import KnownLookup, KnownSource, Pipeline
 from shadowlens.daemon.analysis.plugins import build_detectors
@@ -23,9 +27,32 @@ from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
 from shadowlens.models.sessions import WORKERS_ENV
 
-_pipeline: Pipeline | None = None
 PR_SET_PDEATHSIG = 1
 CRASH_MESSAGE = "crashed the decoder (the worker process died); the file is probably malformed"
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class Worker:
+    """What a worker holds between jobs: its config and its pipeline (with the loaded models)."""
+
+    config: Config
+    pipeline: Pipeline
+
+
+_worker: Worker | None = None
+
+
+def this_worker() -> Worker:
+    """The worker this job runs in, for job kinds that use its models (the safe copies)."""
+    assert _worker is not None, "not in a worker: start_pool or start_inline first"
+    return _worker
+
+
+def analyse(paths: list[str]) -> list[AnalysisResult]:
+    """The analysis job: a result for each path, in order."""
+    return this_worker().pipeline.analyse(paths)
 
 
 def build_pipeline(config: Config, known: KnownLookup | None) -> Pipeline:
@@ -45,9 +72,9 @@ class _QuietProcess(SpawnProcess):
     """A worker that a Ctrl-C in the terminal cannot interrupt.
 
     The terminal sends SIGINT to the whole foreground process group, workers included, but the
-    daemon decides when they stop. The signal is blocked while the child is spawned (the mask
-    survives fork and exec), so it cannot land while the child is still importing; the
-    initializer then ignores it for good.
+    daemon (or the scan) decides when they stop. The signal is blocked while the child is
+    spawned (the mask survives fork and exec), so it cannot land while the child is still
+    importing; the initializer then ignores it for good.
     """
 
     def start(self) -> None:
@@ -63,7 +90,7 @@ class _QuietContext(SpawnContext):
 
 
 def _init_worker(config: Config, known_source: KnownSource | None, parent: int) -> None:
-    global _pipeline
+    global _worker
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Ignored now, so a Ctrl-C that arrived during start-up is dropped here, not delivered.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -72,7 +99,7 @@ def _init_worker(config: Config, known_source: KnownSource | None, parent: int) 
 
     # Models unload after their idle TTL, so an idle daemon's workers stay small.
     start_idle_reaper()
-    _pipeline = build_pipeline(config, known_source() if known_source else None)
+    _worker = Worker(config, build_pipeline(config, known_source() if known_source else None))
 
 
 class WorkerStartError(RuntimeError):
@@ -80,7 +107,7 @@ class WorkerStartError(RuntimeError):
 
 
 def _ping() -> bool:
-    return _pipeline is not None
+    return _worker is not None
 
 
 def start_pool(config: Config, known_source: KnownSource | None, workers: int) -> ProcessPoolExecutor:
@@ -109,7 +136,33 @@ def start_pool(config: Config, known_source: KnownSource | None, workers: int) -
     return pool
 
 
-def end_pool(pool: ProcessPoolExecutor) -> None:
+class InlinePool(Executor):
+    """One worker without a process: each job runs at once, on the calling (main) thread, so
+    the time limits still apply. It saves a process start where that dominates (one worker,
+    tests), but a file that kills it kills the caller: the queue then counts the attempt when
+    the caller's job is recovered."""
+
+    def __init__(self, config: Config, known: KnownLookup | None) -> None:
+        global _worker
+        self._previous = _worker
+        _worker = Worker(config, build_pipeline(config, known))
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # as a worker reports it; Ctrl-C still reaches the caller
+            future.set_exception(exc)
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        global _worker
+        if _worker is not None and _worker is not self._previous:
+            _worker.pipeline.close()
+            _worker = self._previous
+
+
+def end_pool(pool: Executor) -> None:
     """Stop the workers now, whatever they are doing; their jobs are the caller's to account for."""
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
@@ -117,97 +170,3 @@ def end_pool(pool: ProcessPoolExecutor) -> None:
     # close its wake-up pipe before interpreter exit; otherwise CPython 3.11's exit hook can
     # race it and print an EBADF traceback as the process stops.
     pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _work(paths: list[str], force: bool) -> list[AnalysisResult]:
-    assert _pipeline is not None, "worker not initialised"
-    return _pipeline.analyse(paths, force=force)
-
-
-@contextmanager
-def _ended_on_error(pool: ProcessPoolExecutor) -> Iterator[ProcessPoolExecutor]:
-    """Shut down normally, but end the workers at once on Ctrl-C or when the caller stops early:
-    they ignore SIGINT and would otherwise finish their batches first."""
-    try:
-        yield pool
-    except BaseException:
-        end_pool(pool)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _batches(paths: Sequence[str], size: int) -> list[list[str]]:
-    return [list(paths[i : i + size]) for i in range(0, len(paths), size)]
-
-
-def analyse_paths(
-    paths: Sequence[str],
-    config: Config,
-    *,
-    known: KnownLookup | None,
-    known_source: KnownSource | None,
-    workers: int,
-    force: bool = False,
-) -> Iterator[AnalysisResult]:
-    """Yield a result for every path, in completion order."""
-    batch_size = config.scan.batch_size
-    batches = _batches(paths, batch_size)
-    workers = max(1, min(workers, len(batches)))
-    if workers == 1:
-        pipeline = build_pipeline(config, known)
-        try:
-            for batch in batches:
-                yield from pipeline.analyse(batch, force=force)
-        finally:
-            pipeline.close()
-        return
-    yield from _pooled(batches, config, known_source, workers, force)
-
-
-def _pooled(
-    batches: list[list[str]], config: Config, known_source: KnownSource | None, workers: int, force: bool
-) -> Iterator[AnalysisResult]:
-    pending = list(reversed(batches))
-    suspects: list[str] = []  # paths whose batch was in flight when a worker died
-    while pending or suspects:
-        # After a crash, suspects run one at a time, alone, so only the culprit is blamed.
-        isolate = bool(suspects)
-        queue = [[p] for p in reversed(suspects)] if isolate else pending
-        suspects = []
-        limit = 1 if isolate else workers * 2
-        with _ended_on_error(start_pool(config, known_source, 1 if isolate else workers)) as pool:
-            in_flight: dict[Future[list[AnalysisResult]], list[str]] = {}
-            broken = False
-            while (queue or in_flight) and not broken:
-                # Back-pressure: a bounded number of batches in flight, whatever the queue length.
-                while queue and len(in_flight) < limit and not broken:
-                    batch = queue.pop()
-                    try:
-                        in_flight[pool.submit(_work, batch, force)] = batch
-                    except BrokenProcessPool:
-                        queue.append(batch)
-                        broken = True
-                if not in_flight:
-                    break
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    batch = in_flight.pop(future)
-                    try:
-                        results = future.result()
-                    except BrokenProcessPool:
-                        broken = True
-                        if isolate:
-                            yield AnalysisResult(path=batch[0], file_error=CRASH_MESSAGE)
-                        else:
-                            suspects.extend(batch)
-                        continue
-                    except Exception as exc:  # a bug, not the file: report it and go on
-                        message = f"internal error during analysis: {type(exc).__name__}: {exc}"
-                        yield from (AnalysisResult(path=p, file_error=message[:300]) for p in batch)
-                        continue
-                    yield from results
-            for batch in in_flight.values():
-                suspects.extend(batch)
-            if isolate:
-                # Whatever was not reached yet keeps its place for the next round.
-                suspects.extend(p for batch in reversed(queue) for p in batch)

@@ -11,8 +11,10 @@ import click
 from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app, path_problem
 from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.fsnames import json_text
+from shadowlens.daemon.index.reads.findings import show_with
 from shadowlens.daemon.index.reads.queries import STATUSES, Reader
 from shadowlens.daemon.library.walk import NOT_AN_IMAGE, looks_like_photo
+from shadowlens.daemon.profile.facts import installed_hooks
 
 T = TypeVar("T")
 
@@ -56,6 +58,7 @@ def _negated(stamp: str) -> tuple[int, ...]:
 @handle_errors
 def photos(app: AppContext, as_json: bool, status: str | None, sort: str) -> None:
     """List indexed photos (one entry per file)."""
+    show_with(installed_hooks())  # each finding's "shown": in its detector's words
     items = sorted(read_index(app, lambda reader: reader.photos(status)), key=SORTS[sort])
     if as_json:
         click.echo(json_text(items, indent=1))
@@ -86,6 +89,7 @@ def _line(item: dict[str, Any]) -> str:
 @handle_errors
 def show(app: AppContext, path: Path, as_json: bool) -> None:
     """Everything the index knows about one photo."""
+    show_with(installed_hooks())  # each finding in its detector's words
     item = read_index(app, lambda reader: reader.photo(os.path.abspath(path)))
     if item is None:
         fail(*_why_not_indexed(path))
@@ -113,9 +117,10 @@ def show(app: AppContext, path: Path, as_json: bool) -> None:
     for other in item["other_paths"]:
         say(f"{'same as':9} {other}")
     for finding in item["findings"]:
+        # The detector's own words first (its ``shown`` hook), then everything else it stored.
         attrs = ", ".join(f"{k}={v}" for k, v in finding["attrs"].items() if v not in (None, "", [], {}))
         box = f" at {finding['bbox']}" if finding["bbox"] else ""
-        say(f"  {finding['kind']:14} {finding['label']}{box}" + (f"  ({attrs})" if attrs else ""))
+        say(f"  {finding['shown']}{box}" + (f"  ({attrs})" if attrs else ""))
     for failure in item["detector_errors"]:
         say(f"  detector {failure['detector']} failed: {failure['error']}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,9 @@ def scan(
         summary.skipped += not_images
         summary.alerts = _update_profile(app, store, changed=bool(summary.indexed or summary.deleted))
     except KeyboardInterrupt:
-        # Each photo is stored as it finishes, so a second scan picks up where this one stopped.
+        # Each photo is stored as its job finishes and the rest stay queued in the index: the
+        # next scan of these folders runs them first. A second Ctrl-C must not cut this short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         fail(
             "interrupted; the photos analysed so far are kept: run the same scan to finish", EXIT_INTERRUPTED
         )

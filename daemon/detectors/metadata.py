@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable, Sequence
 from datetime import UTC, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from defusedxml import ElementTree
 from PIL import Image
@@ -12,11 +14,16 @@ from shadowlens.daemon.analysis import exif as tags
 from shadowlens.daemon.api import (
     Detector,
     DeviceFinding,
+    ExposureContext,
+    ExposurePoints,
+    Fact,
     Finding,
     GpsFinding,
     MetadataIssue,
     NameFinding,
     PhotoContext,
+    Reason,
+    StoredFinding,
     TimeFinding,
 )
 
@@ -25,11 +32,35 @@ _XMP_KEYS = ("xmp", "XML:com.adobe.xmp")
 _IPTC_NAMES = {(2, 80): "IPTC By-line", (2, 116): "IPTC Copyright Notice", (2, 122): "IPTC Writer"}
 # A clock more than a day ahead of the analysis is wrong, not a photo from the future.
 _FUTURE_SLACK = timedelta(days=1)
+# A photo's GPS this close to home gives the home away.
+NEAR_HOME_M = 200.0
+EARTH_RADIUS_M = 6_371_000.0
 
 
 class MetadataDetector(Detector):
     name = "metadata"
     version = "1"
+    # Time and device reach the profile through the photo's own row; the GPS position scores.
+    counts: ClassVar[frozenset[str] | None] = frozenset({"gps"})
+    reads: ClassVar[tuple[str, ...] | None] = ("lat", "lon")
+
+    @classmethod
+    def facts(cls, finding: StoredFinding) -> Iterable[Fact]:
+        return ()  # a position is not a marketing signal by itself; places are built from it
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        gps = next((f for f in findings if f.kind == "gps" and f.attrs.get("lat") is not None), None)
+        if gps is None or gps.attrs.get("lon") is None:
+            return []
+        where = f" ({context.where})" if context.where else ""
+        reasons = [Reason("gps", points.gps, f"GPS location in the file{where}")]
+        lat, lon, home = float(gps.attrs["lat"]), float(gps.attrs["lon"]), context.home
+        if home is not None and distance_m(lat, lon, home[0], home[1]) <= NEAR_HOME_M:
+            reasons.append(Reason("gps_near_home", points.gps_near_home, "the location is your home"))
+        return reasons
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         decoded = photo.decoded
@@ -173,3 +204,13 @@ def _xmp_names(info: dict[str, object]) -> list[tuple[str, str | None]]:
             texts = [tags.text(li.text) for li in node.iter() if li.text and li.text.strip()]
             out += [(field, t) for t in texts]
     return out
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle (haversine) distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    half = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, half))))

@@ -49,6 +49,8 @@ class PlaceDetector(Detector):
     version = "1"
     after = ("metadata",)
     Settings: ClassVar[type[DetectorSettings]] = PlaceSettings
+    # The place reaches the profile through the photo's own row (city, country), not as facts.
+    counts: ClassVar[frozenset[str] | None] = frozenset()
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         return self.detect_batch([photo])[0]

@@ -3,6 +3,11 @@
 Part of the single write path: Store.profile returns this view over the Store's own engine, so
 the daemon, ``scan`` and the TUI all change persons and alerts the same way, in short
 transactions.
+
+The persons generation (a ``daemon_state`` row) counts the writes that change persons behind a
+running updater's back (user decisions, re-clusters): the daemon holds every face and its person
+in memory, and reads them again when the stored generation is no longer the one it saw
+(profile/updater.py).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from shadowlens.daemon.analysis.findings import CHILD_AGE
 from shadowlens.daemon.index.schema import Alert, DaemonState, Face, FindingRow, Person, Photo, utcnow
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
     from shadowlens.daemon.index.writer import Store
 
 ALERT_STATES = ("new", "seen", "dismissed")
 PROFILE_KEY = "profile"
+PERSONS_GENERATION_KEY = "persons_generation"
 
 
 class ProfileWrites:
@@ -72,6 +79,12 @@ class ProfileWrites:
                     session.execute(update(Face).where(Face.id.in_(chunk)).values(person_id=person_id))
             all_ids = set(session.scalars(select(Person.id).where(Person.engine == engine)))
             _refresh_persons(session, all_ids)
+            # The updater that re-clustered reads its matrix again anyway; any other one must too.
+            _bump_persons_generation(session)
+
+    # Every decision below but a rename bumps the persons generation in its own transaction: a
+    # merge or split moves faces between persons (what the daemon's matrix holds), the owner and
+    # the children change what scores depend on. Names are only read when the profile is built.
 
     def rename_person(self, person_id: int, name: str | None) -> None:
         with self.store.transaction() as session:
@@ -83,10 +96,12 @@ class ProfileWrites:
             session.execute(update(Person).values(is_owner=None))
             if person_id is not None:
                 _person(session, person_id).is_owner = True
+            _bump_persons_generation(session)
 
     def set_child(self, person_id: int, is_child: bool | None) -> None:
         with self.store.transaction() as session:
             _person(session, person_id).child_override = is_child
+            _bump_persons_generation(session)
 
     def merge_persons(self, into: int, others: Iterable[int]) -> None:
         with self.store.transaction() as session:
@@ -101,6 +116,7 @@ class ProfileWrites:
                 session.delete(other)
             session.flush()
             _refresh_persons(session, {into})
+            _bump_persons_generation(session)
 
     def split_face(self, face_id: int) -> int:
         """Takes one face out of its person into a new person of its own; returns the new id."""
@@ -115,6 +131,7 @@ class ProfileWrites:
             face.person_id = person.id
             session.flush()
             _refresh_persons(session, {person.id} | ({previous} if previous else set()))
+            _bump_persons_generation(session)
             return person.id
 
     # -- exposure, alerts, safe marks ----------------------------------------------------------
@@ -159,12 +176,26 @@ class ProfileWrites:
 
     def save_profile_part(self, key: str, snapshot: dict[str, Any]) -> None:
         with self.store.transaction() as session:
-            statement = insert(DaemonState).values(key=key, value=snapshot, updated_at=utcnow())
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["key"], set_={"value": snapshot, "updated_at": utcnow()}
-                )
-            )
+            _put_state(session, key, snapshot)
+
+
+def persons_generation(session: Session) -> int:
+    """How many times persons were changed by decisions and re-clusters (0: never)."""
+    value = session.scalar(select(DaemonState.value).where(DaemonState.key == PERSONS_GENERATION_KEY))
+    return int((value or {}).get("generation", 0))
+
+
+def _bump_persons_generation(session: Session) -> None:
+    # Read and written in the caller's transaction, which the writer engine begins IMMEDIATE:
+    # no other writer can bump in between, and a reader sees the decision and the bump together.
+    _put_state(session, PERSONS_GENERATION_KEY, {"generation": persons_generation(session) + 1})
+
+
+def _put_state(session: Session, key: str, value: dict[str, Any]) -> None:
+    statement = insert(DaemonState).values(key=key, value=value, updated_at=utcnow())
+    session.execute(
+        statement.on_conflict_do_update(index_elements=["key"], set_={"value": value, "updated_at": utcnow()})
+    )
 
 
 def _person(session: Any, person_id: int) -> Person:

@@ -7,6 +7,7 @@ renamed or copied file points at the same photo, so its analysis is never repeat
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from shadowlens.daemon import clock
@@ -27,6 +28,39 @@ NAMING = {
 
 def utcnow() -> datetime:
     return clock.utc_naive()
+
+
+class FileStatus(StrEnum):
+    """``files.status`` and ``photos.status`` (the columns stay plain text: values compare as str)."""
+
+    INDEXED = "indexed"
+    ERROR = "error"
+    # Found, waiting to be analysed (or analysed again).
+    PENDING = "pending"
+
+
+class JobState(StrEnum):
+    """``jobs.state``: queued -> running -> done, or parked after ``max_attempts`` failures."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    PARKED = "parked"
+
+
+class JobReason(StrEnum):
+    """``jobs.reason``: why a job was queued. All but ``SAFE_COPY`` analyse the file."""
+
+    NEW = "new"
+    MOVED = "moved"
+    RECONCILE = "reconcile"
+    SCAN = "scan"
+    # The daemon's twin folders: a verified safe copy of a photo already analysed.
+    SAFE_COPY = "safe_copy"
+
+    @property
+    def analyses(self) -> bool:
+        return self is not JobReason.SAFE_COPY
 
 
 class PathText(TypeDecorator[str]):
@@ -224,22 +258,25 @@ class ScanError(Base):
 
 
 class Job(Base):
-    """A unit of work of the durable queue: one file to analyse.
+    """A unit of work of the durable queue: one file to analyse (or to make a safe copy of).
 
     At most one queued job per path (a partial unique index); a file that changes while its
     job runs gets a new queued job beside the running one. Done jobs are kept for a while as
-    the record of what was analysed, and when.
+    the record of what was analysed, and when. ``worker`` names the process that runs a running
+    job, or that reserved a queued one (a scan keeps its jobs for itself while it lives).
     """
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("uq_jobs_queued_path", "path", unique=True, sqlite_where=text("state = 'queued'")),
+        Index("uq_jobs_queued_path", "path", unique=True, sqlite_where=text(f"state = '{JobState.QUEUED}'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(PathText, index=True)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    reason: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
+    reason: Mapped[str] = mapped_column(
+        String(16), default=JobReason.NEW.value, server_default=JobReason.NEW.value
+    )
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(MessageText)
     worker: Mapped[str | None] = mapped_column(String(64))

@@ -21,18 +21,25 @@ from shadowlens.daemon.analysis.findings import (
 from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
 from shadowlens.daemon.index.db import open_index
 from shadowlens.daemon.index.profile_writes import ProfileWrites
-from shadowlens.daemon.index.schema import DetectorRunRow, Face, File, FindingRow, Photo, ScanError, utcnow
-from sqlalchemy import CursorResult, Engine, delete, select, update
-from sqlalchemy.orm import Session, sessionmaker
-
-INDEXED, ERROR, PENDING = "indexed", "error", "pending"
+from shadowlens.daemon.index.schema import (
+    DetectorRunRow,
+    Face,
+    File,
+    FileStatus,
+    FindingRow,
+    Photo,
+    ScanError,
+    utcnow,
+)
+from sqlalchemy import ColumnElement, CursorResult, Engine, and_, delete, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 
 @dataclass(frozen=True)
 class KnownFile:
     path: str
     stat: FileStat
-    status: str
+    status: FileStatus
     signature: str | None
 
 
@@ -42,6 +49,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._open = 0  # sessions open now
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -49,11 +57,39 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with self._in_use(), self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session that only reads. Keep it short: on the writer's engine, it too begins by
+        taking the write lock (``db.make_engine``)."""
+        with self._in_use(), self._sessions() as session:
+            yield session
+
+    @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        self._open += 1
+        try:
+            yield
+        finally:
+            self._open -= 1
+
+    @property
+    def idle(self) -> bool:
+        """No session of this store is open. A Ctrl-C is safe to raise only then: one raised
+        inside a transaction can leave its connection, and SQLite's write lock, held until
+        the process ends, so nothing more could be written (see ``library/scan.py``)."""
+        return self._open == 0
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def path(self) -> Path:
+        """The index file, for worker processes that open their own reader on it."""
+        assert self.engine.url.database, "the index is a file"
+        return Path(self.engine.url.database)
 
     @property
     def profile(self) -> ProfileWrites:
@@ -64,21 +100,16 @@ class Store:
 
     def known_files(self, roots: Iterable[Path]) -> dict[str, KnownFile]:
         """Stored files under ``roots`` (or a root itself, when it is a file), for the stat
-        comparison of a rescan."""
-        exact = {str(root) for root in roots}
-        prefixes = [str(root).rstrip(os.sep) + os.sep for root in roots]
-        query = select(
-            File.path, File.size, File.mtime_ns, File.inode, File.device, File.status, Photo.signature
-        ).outerjoin(Photo, File.photo_id == Photo.id)
+        comparison of a rescan: one range of the path index per root, not a read of every row."""
         known: dict[str, KnownFile] = {}
-        with self._sessions() as session:
-            for row in session.execute(query):
-                if row.path in exact or any(row.path.startswith(prefix) for prefix in prefixes):
-                    known[row.path] = _known(row)
+        with self.reading() as session:
+            for root in roots:
+                query = _known_query().where(at_or_beneath(File.path, str(root)))
+                known.update((row.path, _known(row)) for row in session.execute(query))
         return known
 
     def signature_for(self, sha256: str) -> str | None:
-        with self._sessions() as session:
+        with self.reading() as session:
             return session.scalar(select(Photo.signature).where(Photo.sha256 == sha256))
 
     # -- writes ---------------------------------------------------------------------------
@@ -92,9 +123,11 @@ class Store:
                 existing.update(session.scalars(select(File.path).where(File.path.in_(chunk))))
             for path in paths:
                 if path in existing:
-                    session.execute(update(File).where(File.path == path).values(status=PENDING, error=None))
+                    session.execute(
+                        update(File).where(File.path == path).values(status=FileStatus.PENDING, error=None)
+                    )
                 else:
-                    session.add(File(path=path, status=PENDING))
+                    session.add(File(path=path, status=FileStatus.PENDING))
 
     def save(self, result: AnalysisResult, session: Session | None = None) -> None:
         """Persist one analysis result (and nothing else) in one transaction."""
@@ -107,10 +140,10 @@ class Store:
     def _save(self, session: Session, result: AnalysisResult) -> None:
         file = session.scalar(select(File).where(File.path == result.path))
         if file is None:
-            file = File(path=result.path, status=PENDING)
+            file = File(path=result.path, status=FileStatus.PENDING)
             session.add(file)
         if result.file_error:
-            file.status, file.error = ERROR, result.file_error
+            file.status, file.error = FileStatus.ERROR, result.file_error
             return
         assert result.sha256 is not None and result.stat is not None
         photo = session.scalar(select(Photo).where(Photo.sha256 == result.sha256))
@@ -128,13 +161,15 @@ class Store:
     def _store_analysis(self, session: Session, photo: Photo | None, result: AnalysisResult) -> Photo:
         assert result.sha256 is not None and result.stat is not None
         if photo is None:
-            photo = Photo(sha256=result.sha256, size=result.stat.size, status=PENDING, signature="")
+            photo = Photo(
+                sha256=result.sha256, size=result.stat.size, status=FileStatus.PENDING, signature=""
+            )
             session.add(photo)
         else:
             session.execute(delete(FindingRow).where(FindingRow.photo_id == photo.id))
             session.execute(delete(DetectorRunRow).where(DetectorRunRow.photo_id == photo.id))
         photo.format, photo.width, photo.height = result.format, result.width, result.height
-        photo.status = ERROR if result.error else INDEXED
+        photo.status = FileStatus.ERROR if result.error else FileStatus.INDEXED
         photo.error, photo.signature, photo.analysed_at = result.error, result.signature, utcnow()
         _denormalise(photo, result.findings)
         for run in result.runs:
@@ -164,9 +199,8 @@ class Store:
 
     def remove_tree(self, folder: str, keep_content: bool = False) -> int:
         """Forget every file under a deleted folder."""
-        prefix = folder.rstrip(os.sep) + os.sep
         with self.transaction() as session:
-            query = select(File.path).where(File.path.startswith(prefix, autoescape=True))
+            query = select(File.path).where(beneath(File.path, folder))
             return remove_files(session, list(session.scalars(query)), keep_content)
 
     def forget_orphans(self, older_than: timedelta) -> int:
@@ -191,21 +225,15 @@ class Store:
         """A folder renamed inside the library: every file under it keeps its analysis."""
         src, dst = source.rstrip(os.sep) + os.sep, target.rstrip(os.sep) + os.sep
         with self.transaction() as session:
-            files = list(session.scalars(select(File).where(File.path.startswith(src, autoescape=True))))
+            files = list(session.scalars(select(File).where(beneath(File.path, source))))
             remove_files(session, [dst + f.path[len(src) :] for f in files])
             for file in files:
                 file.path = dst + file.path[len(src) :]
             return len(files)
 
     def file_state(self, path: str) -> KnownFile | None:
-        with self._sessions() as session:
-            row = session.execute(
-                select(
-                    File.path, File.size, File.mtime_ns, File.inode, File.device, File.status, Photo.signature
-                )
-                .outerjoin(Photo, File.photo_id == Photo.id)
-                .where(File.path == path)
-            ).first()
+        with self.reading() as session:
+            row = session.execute(_known_query().where(File.path == path)).first()
         return _known(row) if row else None
 
     def record_scan_error(self, path: str, stage: str, message: str) -> None:
@@ -221,17 +249,33 @@ class Store:
     def clear_scan_errors(self, roots: Iterable[Path]) -> None:
         with self.transaction() as session:
             for root in roots:
-                prefix = str(root).rstrip(os.sep)
-                session.execute(
-                    delete(ScanError).where(
-                        (ScanError.path == prefix) | ScanError.path.startswith(prefix + os.sep)
-                    )
-                )
+                session.execute(delete(ScanError).where(at_or_beneath(ScanError.path, str(root))))
+
+
+def beneath(column: InstrumentedAttribute[str], folder: str) -> ColumnElement[bool]:
+    """Paths strictly inside ``folder``, as a range of the path's index: stored paths keep their
+    prefixes (``fsnames.index_text``), and unlike LIKE, which SQLite folds to lower case, a range
+    never mixes up ``/Photos`` and ``/photos``."""
+    prefix = folder.rstrip(os.sep) + os.sep
+    # Every path that starts with "<folder>/" sorts before "<folder>0" ("0" follows "/").
+    return and_(column >= prefix, column < prefix[:-1] + chr(ord(os.sep) + 1))
+
+
+def at_or_beneath(column: InstrumentedAttribute[str], root: str) -> ColumnElement[bool]:
+    """``root`` itself (a file given to scan) or any path inside it (a folder)."""
+    return or_(column == root, beneath(column, root))
+
+
+def _known_query() -> Any:
+    return select(
+        File.path, File.size, File.mtime_ns, File.inode, File.device, File.status, Photo.signature
+    ).outerjoin(Photo, File.photo_id == Photo.id)
 
 
 def _known(row: Any) -> KnownFile:
     values = (row.size, row.mtime_ns, row.inode, row.device)
-    return KnownFile(row.path, FileStat(*(-1 if v is None else v for v in values)), row.status, row.signature)
+    stat = FileStat(*(-1 if v is None else v for v in values))
+    return KnownFile(row.path, stat, FileStatus(row.status), row.signature)
 
 
 def _mark_if_orphaned(session: Session, photo_id: int) -> None:

@@ -1,27 +1,46 @@
-"""``shadowlens scan``: reconcile folders with the index (new, changed, moved, deleted)."""
+"""``shadowlens scan``: reconcile folders with the index (new, changed, moved, deleted).
+
+The scan is the daemon's work done once, in the foreground: what the walk finds to analyse
+becomes jobs of the index's durable queue, and the same Dispatcher as the daemon's drains them
+through the worker pool (crash isolation, parking, back-pressure). Every photo is stored as its
+job finishes, so a scan stopped by Ctrl-C or a crash leaves the rest queued, and the next scan
+of those folders runs them first. A scan's jobs are reserved for it while it runs: a daemon
+running at the same time never takes them, and the scan never takes the daemon's running ones.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from shadowlens.daemon.analysis.pipeline import analysis_signature
 from shadowlens.daemon.analysis.plugins import build_detectors
-from shadowlens.daemon.analysis.pool import analyse_paths
-from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
+from shadowlens.daemon.analysis.pool import InlinePool, start_pool
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
+from shadowlens.daemon.index.queue import Claimed, JobQueue, Scope
 from shadowlens.daemon.index.reads.queries import signature_source
-from shadowlens.daemon.index.writer import ERROR, PENDING, KnownFile, Store
-from shadowlens.daemon.library.walk import WalkResult, walk
+from shadowlens.daemon.index.schema import FileStatus, JobReason, JobState
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.library.changes import Plan, plan
+from shadowlens.daemon.library.dispatcher import Dispatcher
+from shadowlens.daemon.library.walk import WalkResult
 
 log = logging.getLogger(__name__)
 Progress = Callable[[AnalysisResult], None]
+TICK = 0.5
 
 
 @dataclass
@@ -42,36 +61,15 @@ class ScanSummary:
         return asdict(self)
 
 
-def _unchanged(known: KnownFile | None, st: os.stat_result, signature: str, retry_errors: bool) -> bool:
-    if known is None or known.status == PENDING:
-        return False
-    if FileStat(st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev) != known.stat:
-        return False
-    if known.status == ERROR:
-        # A file-level error (unreadable) has no photo yet: try again, it may be fixed now.
-        return known.signature is not None and not retry_errors
-    return known.signature == signature
-
-
 class Scanner:
     def __init__(self, config: Config, store: Store, index_path: Path | None = None) -> None:
         self.config = config
         self.store = store
-        self.index_path = index_path
+        self.index_path = index_path or store.path
         self.signature = analysis_signature(build_detectors(config))
 
-    def plan(
-        self, roots: Sequence[Path], retry_errors: bool = False
-    ) -> tuple[WalkResult, list[str], dict[str, KnownFile]]:
-        library = self.config.library
-        walked = walk(roots, library.exclusions, library.follow_symlinks)
-        known = self.store.known_files(roots)
-        todo = [
-            path
-            for path, st in walked.files.items()
-            if not _unchanged(known.get(path), st, self.signature, retry_errors)
-        ]
-        return walked, todo, known
+    def plan(self, roots: Sequence[Path], retry_errors: bool = False) -> Plan:
+        return plan(self.config.library, self.store, roots, self.signature, retry_errors)
 
     def scan(
         self,
@@ -84,30 +82,85 @@ class Scanner:
     ) -> ScanSummary:
         started = time.monotonic()
         roots = [Path(os.path.abspath(r)) for r in roots]
-        walked, todo, known = self.plan(roots, retry_errors)
-        summary = ScanSummary(found=len(walked.files), unchanged=len(walked.files) - len(todo))
+        planned = self.plan(roots, retry_errors)
+        found = len(planned.walked.files)
+        summary = ScanSummary(found=found, unchanged=found - len(planned.todo))
+        queue, scope = self._queue(planned, roots)
+        # What an interrupted scan left queued under these folders is run too, first.
+        waiting = queue.waiting(scope)
         if on_plan:
-            on_plan(len(todo))
-        self.store.mark_pending(todo)
-        for result in analyse_paths(
-            todo,
-            self.config,
-            known=self.store.signature_for,
-            known_source=signature_source(self.index_path),
-            workers=workers or self.config.scan.effective_workers(),
-        ):
-            self.store.save(result)
-            self._count(result, summary)
-            if progress:
-                progress(result)
-        self._forget_deleted(walked, known, summary)
+            on_plan(waiting)
+        if waiting:
+            retrying = _retrying(queue, scope, planned)
+            self._run_jobs(queue, scope, self._starter(workers, waiting, retrying), summary, progress)
+        # Forgotten only now: a file moved meanwhile was linked to their analysis first.
+        summary.deleted = self.store.remove_files(planned.gone)
         # A one-off scan has no split moves to wait for: unreferenced analyses go now.
         self.store.forget_orphans(timedelta(0))
-        self._record_walk(roots, walked, summary)
-        in_error = sum(1 for f in self.store.known_files(roots).values() if f.status == ERROR)
-        summary.errors = in_error + len(walked.errors)
+        self._record_walk(roots, planned.walked, summary)
+        in_error = sum(1 for f in self.store.known_files(roots).values() if f.status == FileStatus.ERROR)
+        summary.errors = in_error + len(planned.walked.errors)
         summary.seconds = round(time.monotonic() - started, 3)
         return summary
+
+    def _queue(self, planned: Plan, roots: Sequence[Path]) -> tuple[JobQueue, Scope]:
+        """The plan as jobs of the index's queue, reserved for this scan while it runs."""
+        queue = JobQueue(self.store, self.config.watch.max_attempts, role="scan", forget_vanished=False)
+        # Jobs of a scan (or a daemon) that died go back to the queue; a live one keeps its own.
+        queue.recover()
+        queue.cancel(planned.gone)
+        self.store.mark_pending(planned.todo)
+        queue.enqueue(planned.todo, JobReason.SCAN, reserve=True)
+        return queue, Scope(under=tuple(map(str, roots)), safe_copies=False)
+
+    def _run_jobs(
+        self,
+        queue: JobQueue,
+        scope: Scope,
+        start: tuple[Callable[[], Executor], int],
+        summary: ScanSummary,
+        progress: Progress | None,
+    ) -> None:
+        def finished(job: Claimed, result: AnalysisResult | None, state: JobState, error: str | None) -> None:
+            if state not in (JobState.DONE, JobState.PARKED):
+                return  # it will be tried again
+            outcome = result or AnalysisResult(path=job.path, file_error=error)
+            self._count(outcome, summary)
+            if progress:
+                progress(outcome)
+
+        starter, workers = start
+        batch_size = self.config.scan.batch_size
+        dispatcher = Dispatcher(
+            queue, starter, workers, on_finished=finished, scope=scope, batch_size=batch_size
+        )
+        with _ctrl_c_between_writes(self.store) as interrupted:
+            try:
+                while dispatcher.pump(TICK) or dispatcher.busy or queue.waiting(scope):
+                    if interrupted():
+                        raise KeyboardInterrupt
+            except BaseException:
+                # Ctrl-C: keep what is done, queue the rest again for the next scan.
+                try:
+                    dispatcher.drain(0)
+                except Exception as exc:
+                    log.warning("the next scan takes over this one's jobs (%s)", exc)
+                raise
+            finally:
+                dispatcher.close()
+
+    def _starter(
+        self, workers: int | None, waiting: int, retrying: bool
+    ) -> tuple[Callable[[], Executor], int]:
+        """The pool for ``waiting`` jobs, and its size: no more processes than batches."""
+        batches = -(-waiting // self.config.scan.batch_size)
+        count = min(workers or self.config.scan.effective_workers(), batches)
+        if count == 1 and not retrying:
+            # One worker's work and nothing that failed before: no process to start (it would
+            # cost more than the work). A file that kills this process kills the scan; the next
+            # scan then recovers its job (an attempt counted) and runs it in a worker process.
+            return functools.partial(InlinePool, self.config, self.store.signature_for), 1
+        return functools.partial(start_pool, self.config, signature_source(self.index_path), count), count
 
     @staticmethod
     def _count(result: AnalysisResult, summary: ScanSummary) -> None:
@@ -127,11 +180,6 @@ class Scanner:
                 )
                 log.info("%s: detector %s failed: %s", result.path, run.detector, run.error)
 
-    def _forget_deleted(self, walked: WalkResult, known: dict[str, KnownFile], summary: ScanSummary) -> None:
-        # Vanished, excluded or no longer photo-like: forgotten, unless their folder was unreadable.
-        gone = [path for path in known if path not in walked.files and not walked.is_incomplete(path)]
-        summary.deleted = self.store.remove_files(gone)
-
     def _record_walk(self, roots: Sequence[Path], walked: WalkResult, summary: ScanSummary) -> None:
         self.store.clear_scan_errors(roots)
         for path, stage, message in walked.errors:
@@ -142,3 +190,38 @@ class Scanner:
         for path, reason in walked.skipped:
             summary.skipped += 1
             log.info("skipped %s: %s", path, reason)
+
+
+def _retrying(queue: JobQueue, scope: Scope, planned: Plan) -> bool:
+    """Whether a job to run failed before, or a file to analyse is in error: what may kill
+    the process that runs it."""
+    if queue.waiting(scope, failed_before=True):
+        return True
+    return any(
+        (known := planned.known.get(path)) is not None and known.status == FileStatus.ERROR
+        for path in planned.todo
+    )
+
+
+@contextmanager
+def _ctrl_c_between_writes(store: Store) -> Iterator[Callable[[], bool]]:
+    """While jobs run, Ctrl-C interrupts analysis and waiting at once, but never a write to the
+    index: cut short, a transaction can keep SQLite's write lock until the process ends, and
+    the jobs in progress could not be put back in the queue. A Ctrl-C during a write is only
+    noted; the returned check tells the loop, which stops between jobs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False  # signals reach the main thread only
+        return
+    requested = False
+
+    def on_sigint(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal requested
+        first, requested = not requested, True
+        if first and store.idle:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield lambda: requested
+    finally:
+        signal.signal(signal.SIGINT, previous)

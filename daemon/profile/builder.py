@@ -76,7 +76,9 @@ def build_profile(
 
     paths = {f.photo_id: f.path for f in facts}
     affinities = brand_affinity(facts, owner_id, now)
-    segments = evaluate(facts, load_rules(), SegmentContext(owner_id, trip_ids, place_of))
+    segments = evaluate(
+        facts, load_rules(settings.segments_file), SegmentContext(owner_id, trip_ids, place_of)
+    )
     return {
         "built_at": now.isoformat(timespec="seconds"),
         "photo_count": len(facts),

@@ -1,13 +1,17 @@
-"""Marketing segments ("drinks alcohol", "has children"): rules read from daemon/data/segments.toml.
+"""Marketing segments ("drinks alcohol", "has children"): rules read from daemon/data/segments.toml
+(or the file ``[profile] segments_file`` names).
 
 The rules are data so that a reader can see, and change, exactly why the profile puts them in a
-segment. This module only loads and checks them, then counts the photos that match each rule.
+segment. This module only loads and checks them, then counts the photos that match each rule. A
+signal is one of a few flags the profile works out (a child's face, a trip, the night, the place)
+or the key of any fact a detector gives (``{ object = ["dog"] }``, ``{ tattoo = ["anchor"] }``).
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +20,9 @@ from shadowlens.daemon.profile.facts import CHILD_AGE, PhotoFacts
 from shadowlens.daemon.profile.taste import newest_first
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "segments.toml"
-LIST_SIGNALS = frozenset({"brand_category", "brand", "object", "scene", "code", "place_label"})
+# The profile's own signals; any other key is a fact key (see the detectors' ``facts`` hooks).
 FLAG_SIGNALS = frozenset({"child_face", "trip", "night"})
+PLACE_SIGNAL = "place_label"
 SEGMENT_KEYS = frozenset({"title", "sentence", "signals", "saturation", "min_photos", "min_share"})
 NIGHT_HOURS = range(0, 5)  # 00:00 to 04:59
 MAX_EVIDENCE = 50
@@ -88,11 +93,9 @@ def _signal(where: str, raw: object) -> Signal:
         if value is not True:
             raise _Malformed(where, f"signal '{kind}' must be true")
         return Signal(kind)
-    if kind in LIST_SIGNALS:
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise _Malformed(where, f"signal '{kind}' must be a non-empty list of names")
-        return Signal(kind, frozenset(v.casefold() for v in value))
-    raise _Malformed(where, f"unknown signal '{kind}'")
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+        raise _Malformed(where, f"signal '{kind}' must be a non-empty list of names")
+    return Signal(kind, frozenset(v.casefold() for v in value))
 
 
 def _float(where: str, raw: dict[str, object], key: str, default: float) -> float:
@@ -161,6 +164,7 @@ def load_rules(path: Path | None = None) -> list[SegmentRule]:
 
 
 def _matches(signal: Signal, photo: PhotoFacts, context: SegmentContext) -> bool:
+    """For the profile's own signals; fact signals are looked up in ``_FactIndex``."""
     if signal.kind == "child_face":
         # the owner is never their own child, even when the age model guesses them young
         return any(
@@ -173,17 +177,28 @@ def _matches(signal: Signal, photo: PhotoFacts, context: SegmentContext) -> bool
         return photo.photo_id in context.trip_photo_ids
     if signal.kind == "night":
         return photo.taken_at is not None and photo.taken_at.hour in NIGHT_HOURS
-    if signal.kind == "place_label":
+    if signal.kind == PLACE_SIGNAL:
         place = context.place_of(photo)
         return place is not None and place.casefold() in signal.values
-    names = {
-        "brand_category": [hit.category for hit in photo.brands],
-        "brand": [hit.name for hit in photo.brands],
-        "object": photo.objects,
-        "scene": photo.scenes,
-        "code": photo.codes,
-    }[signal.kind]
-    return any(name.casefold() in signal.values for name in names)
+    return False
+
+
+class _FactIndex:
+    """Which photos (by position) have each fact, values casefolded: one pass over the library
+    instead of one per rule and signal."""
+
+    def __init__(self, photos: Sequence[PhotoFacts]) -> None:
+        self.holders: dict[tuple[str, str], set[int]] = defaultdict(set)
+        for i, photo in enumerate(photos):
+            for key, value in photo.facts:
+                self.holders[key, value.casefold()].add(i)
+
+    def matching(self, signals: Sequence[Signal]) -> set[int]:
+        found: set[int] = set()
+        for signal in signals:
+            for value in signal.values:
+                found |= self.holders.get((signal.kind, value), set())
+        return found
 
 
 def confidence(evidence_count: int, rule: SegmentRule) -> float:
@@ -198,9 +213,14 @@ def evaluate(
 ) -> list[Segment]:
     """The segments the photos put the owner in, highest confidence first (ties by name)."""
     dated = sum(photo.taken_at is not None for photo in photos)
+    index = _FactIndex(photos)
     segments = []
     for rule in rules:
-        evidence = [p for p in photos if any(_matches(s, p, context) for s in rule.signals)]
+        own = [s for s in rule.signals if s.kind in FLAG_SIGNALS or s.kind == PLACE_SIGNAL]
+        facts = index.matching([s for s in rule.signals if s not in own])
+        evidence = [
+            p for i, p in enumerate(photos) if i in facts or any(_matches(s, p, context) for s in own)
+        ]
         # the epsilon keeps an exact share (6 of 40 at 0.15) from failing on float rounding
         if rule.min_share is not None and len(evidence) < rule.min_share * dated - 1e-9:
             continue  # a habit needs to be a real share of the library, not a few late parties

@@ -3,6 +3,9 @@
 Per new photo (the fast path, goal < 100 ms on 100,000 photos): its faces join persons through
 an in-memory matrix of embeddings per engine, its exposure is scored against what the profile
 knows (home, owner, children), and an alert is raised when the score reaches the threshold.
+The matrix is read once, and again only after a user's decision changed persons in another
+process (a merge or split in the TUI, a new owner, a child mark): ``sync`` compares the persons
+generation it last saw with the stored one, a single row read per photo.
 The whole profile (places, brands, segments...) is rebuilt by ``refresh`` when photos changed,
 and all faces are re-clustered by ``recluster`` (nightly).
 """
@@ -19,7 +22,7 @@ from typing import Any
 import numpy as np
 from shadowlens.daemon import clock
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.index.profile_writes import PROFILE_KEY
+from shadowlens.daemon.index.profile_writes import PROFILE_KEY, persons_generation
 from shadowlens.daemon.index.schema import Alert, DaemonState, Face, Person, Photo
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.builder import PersonRecord, build_profile
@@ -57,13 +60,17 @@ class ProfileUpdater:
         self.context = ExposureContext()
         self.dirty = True
         self._loaded = False
+        self._generation: int | None = None  # the persons generation last seen (see sync)
 
     # -- state ----------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Reads every embedding into memory once, and the context from the stored profile."""
+        """Reads every embedding into memory, and the context from the stored profile."""
         self.matrices = {}
         with self.store.transaction() as session:
+            # In the transaction that reads the faces: a decision committed after it bumps the
+            # generation past this one, so the next sync() reloads.
+            generation = persons_generation(session)
             rows = session.execute(
                 select(Face.id, Face.engine, Face.dim, Face.embedding, Face.person_id)
             ).all()
@@ -80,13 +87,31 @@ class ProfileUpdater:
             )
             self.matrices[engine] = matrix
         self.context = ExposureContext.from_profile(snapshot.value if snapshot else None)
-        self._loaded = True
+        self._loaded, self._generation = True, generation
+
+    def sync(self) -> bool:
+        """Notices decisions about persons made since the matrices were read (by the TUI or the
+        CLI, through Store.profile): True when there were. The matrices are then read again
+        before the next face is assigned, and the profile is rebuilt at the next refresh (the
+        owner and the children are part of it). One row read: cheap enough for every photo."""
+        with self.store.transaction() as session:
+            generation = persons_generation(session)
+        if generation == self._generation:
+            return False
+        # Remembered even when nothing is loaded yet, so one decision makes one rebuild.
+        self._generation, self._loaded, self.dirty = generation, False, True
+        return True
+
+    def _current(self) -> None:
+        """The matrices as the index holds them now: read on first use and after a decision."""
+        self.sync()
+        if not self._loaded:
+            self.load()
 
     # -- the fast path ----------------------------------------------------------------------------
 
     def photo_indexed(self, photo_id: int, alert: bool = True) -> RaisedAlert | None:
-        if not self._loaded:
-            self.load()
+        self._current()
         self._assign_faces(photo_id)
         self.dirty = True
         return self._score(photo_id, alert)
@@ -141,8 +166,7 @@ class ProfileUpdater:
             )
         if not todo:
             return []
-        if not self._loaded:
-            self.load()
+        self._current()
         for photo_id in todo:
             self._assign_faces(photo_id)
         self.dirty = True
@@ -183,8 +207,8 @@ class ProfileUpdater:
     def recluster(self) -> None:
         """Clusters every engine's faces from scratch; persons keep their ids (and names) where
         most of their faces stay together."""
-        if not self._loaded:
-            self.load()
+        # A stale matrix would carry old person ids over: a merged-away person would come back.
+        self._current()
         for engine, matrix in self.matrices.items():
             face_ids, vectors, old = matrix.snapshot()
             if len(face_ids) == 0:

@@ -16,20 +16,33 @@ from typing import Any, Literal
 
 from shadowlens.daemon.analysis.decode import DecodeError, open_photo, sha256_file
 from shadowlens.daemon.analysis.detector import Detector
+from shadowlens.daemon.analysis.hooks import ExposureContext, Hooks, ScrubBox, ScrubWhat, StoredFinding
 from shadowlens.daemon.analysis.pipeline import Pipeline
 from shadowlens.daemon.analysis.plugins import build_detectors
 from shadowlens.daemon.config import Config, ScrubSettings
 from shadowlens.daemon.index.reads.queries import Reader
-from shadowlens.daemon.profile.exposure import ExposureContext, score
-from shadowlens.daemon.profile.facts import CHILD_AGE
+from shadowlens.daemon.profile.exposure import score
+from shadowlens.daemon.profile.facts import installed_hooks
 from shadowlens.daemon.scrub.pixels import pixelate_faces, redact_boxes
-from shadowlens.daemon.scrub.verify import Edits, View, carry_persons, check, facts_from
+from shadowlens.daemon.scrub.verify import (
+    METADATA_KINDS,
+    Edits,
+    boxes_of,
+    carry_persons,
+    check,
+    facts_from,
+    stored,
+)
 from shadowlens.daemon.scrub.writer import SUFFIX, OutputFormat, kept_metadata, to_srgb, write_temp
 
 Blur = Literal["faces", "others", "children", "none"]
 Redact = Literal["pii", "text", "none"]
-# Codes whose payload is personal data (see profile.exposure): redacted with the pii boxes.
-PERSONAL_CODES = frozenset({"wifi", "contact", "boarding_pass"})
+# The kinds of area (the detectors' scrub_boxes) each --redact fills.
+REDACTED: dict[Redact, frozenset[ScrubWhat]] = {
+    "pii": frozenset({"personal_data"}),
+    "text": frozenset({"personal_data", "text"}),
+    "none": frozenset(),
+}
 MAX_NAME_TRIES = 1000
 
 
@@ -76,6 +89,9 @@ class Scrubber:
     ) -> None:
         self.config = config
         self.pipeline = Pipeline(config, build_detectors(config) if detectors is None else detectors)
+        # The running detectors' own hooks first: they are the ones that analyse the copy.
+        running = {d.name: type(d) for d in self.pipeline.detectors}
+        self.hooks = Hooks({**installed_hooks().classes, **running})
         self.reader = Reader.open(index_path) if index_path is not None and index_path.exists() else None
         self.context: ExposureContext = ExposureContext.from_profile(
             self.reader.profile() if self.reader else None
@@ -108,8 +124,10 @@ class Scrubber:
         before = self._before(source, report)
         if before is None:
             return
-        points = self.config.alerts.points
-        report.exposure_before, reasons = score(facts_from(before, str(source)), self.context, points)
+        points, hooks = self.config.alerts.points, self.hooks
+        report.exposure_before, reasons = score(
+            facts_from(before, str(source), hooks), self.context, points, hooks
+        )
         report.reasons_before = [r.as_dict() for r in reasons]
 
         decoded = open_photo(source, want_side=None, max_megapixels=self.config.decode.max_megapixels)
@@ -121,34 +139,40 @@ class Scrubber:
             image, note = to_srgb(image, _bytes(decoded.info.get("icc_profile")))
             report.notes += [note] if note else []
             report.removed["metadata"] = bool(
-                len(decoded.exif) or any(v.kind in ("gps", "time", "device", "name") for v in before)
+                len(decoded.exif) or any(f.kind in METADATA_KINDS for f in before)
             )
         else:
             keep = kept_metadata(decoded.exif, decoded.info)
         settings = self.config.scrub
-        faces = [v.bbox for v in self._faces_to_blur(before, options.blur) if v.bbox]
-        face_boxes = pixelate_faces(image, faces, settings.face_margin, settings.face_block_fraction)
-        text = [v.bbox for v in self._text_to_redact(before, options.redact) if v.bbox]
-        text_boxes = redact_boxes(image, text)
+        boxes = boxes_of(before, hooks)
+        faces = [(f, b) for f, b in boxes if b.what == "face" and self._blurs(b, options.blur)]
+        face_boxes = pixelate_faces(
+            image, [b.bbox for _, b in faces], settings.face_margin, settings.face_block_fraction
+        )
+        redacted = REDACTED[options.redact]
+        filled = [(f, b) for f, b in boxes if b.what in redacted]
+        text_boxes = redact_boxes(image, [b.bbox for _, b in filled])
         report.removed.update(faces=len(face_boxes), text_boxes=len(text_boxes))
 
         fmt: OutputFormat = "heic" if decoded.format == "HEIF" and options.heic_output == "heic" else "jpeg"
         temp = write_temp(image, out_dir, fmt, settings.jpeg_quality, keep)
         decoded.release()
         try:
-            kinds = frozenset({"pii", "text"} if options.redact == "text" else {"pii"})
-            edits = Edits(options.strip_metadata, face_boxes, text_boxes, kinds)
+            covered = self._needed({f.detector for f, _ in faces + filled})
+            edits = Edits(options.strip_metadata, face_boxes, text_boxes, redacted, covered)
             [result] = self.pipeline.analyse([temp], force=True)
-            report.problems += check(result, temp, edits)
-            after = carry_persons([View.of(f) for f in result.findings], before)
-            report.exposure_after, reasons = score(facts_from(after, str(temp)), self.context, points)
+            report.problems += check(result, temp, edits, hooks)
+            after = carry_persons(stored(result), before)
+            report.exposure_after, reasons = score(
+                facts_from(after, str(temp), hooks), self.context, points, hooks
+            )
             report.reasons_after = [r.as_dict() for r in reasons]
             if not report.problems:
                 report.copy = os.path.abspath(_publish(temp, out_dir, source.stem, SUFFIX[fmt]))
         finally:
             temp.unlink(missing_ok=True)
 
-    def _before(self, source: Path, report: ScrubReport) -> list[View] | None:
+    def _before(self, source: Path, report: ScrubReport) -> list[StoredFinding] | None:
         """The original's findings: from the index when it holds this exact content analysed by
         these detectors (it alone knows person ids), else from a fresh analysis."""
         if self.reader is not None:
@@ -165,48 +189,34 @@ class Scrubber:
             if item is not None and current:
                 report.owner_known = self.context.owner is not None
                 report.before_from = "index"
-                return [View.from_index(f) for f in item["findings"]]
+                return [StoredFinding.from_view(f) for f in item["findings"]]
         [result] = self.pipeline.analyse([source], force=True)
         if result.file_error or result.error:
             report.problems.append(f"cannot analyse: {result.file_error or result.error}")
             return None
-        return [View.of(f) for f in result.findings]
+        return stored(result)
 
-    def _faces_to_blur(self, views: list[View], blur: Blur) -> list[View]:
-        faces = [v for v in views if v.kind == "face"]
+    def _blurs(self, face: ScrubBox, blur: Blur) -> bool:
         if blur == "faces":
-            return faces
-        if blur == "others":
-            owner = self.context.owner
-            return [v for v in faces if owner is None or v.person_id != owner]
-        if blur == "children":
-            return [v for v in faces if self._is_child(v)]
-        return []
-
-    def _is_child(self, face: View) -> bool:
-        # The exposure score's rule: the user's marks win over the estimated age.
-        if face.person_id is not None and face.person_id in self.context.adult_persons:
-            return False
-        if face.person_id is not None and face.person_id in self.context.child_persons:
             return True
-        age = _age(face)
-        return age is not None and age < CHILD_AGE
+        if blur == "others":
+            return self.context.owner is None or face.person_id != self.context.owner
+        if blur == "children":
+            # The exposure score's rule: the user's marks win over the estimated age.
+            return self.context.is_child(face.person_id, face.age)
+        return False
 
-    @staticmethod
-    def _text_to_redact(views: list[View], redact: Redact) -> list[View]:
-        if redact == "none":
-            return []
-        personal = [
-            v
-            for v in views
-            if v.kind == "pii" or (v.kind == "code" and v.attrs.get("payload_type") in PERSONAL_CODES)
-        ]
-        return personal + ([v for v in views if v.kind in ("text", "code")] if redact == "text" else [])
-
-
-def _age(view: View) -> float | None:
-    age = view.attrs.get("age")
-    return float(age) if isinstance(age, int | float) else None
+    def _needed(self, detectors: set[str]) -> frozenset[str]:
+        """The detectors whose findings were covered and those they read (pii reads the text):
+        if one fails on the copy, what it would have found again cannot be checked."""
+        needed: set[str] = set()
+        todo = list(detectors)
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.add(name)
+                todo += getattr(self.hooks.of(name), "after", ())
+        return frozenset(needed)
 
 
 def _bytes(value: object) -> bytes | None:

@@ -1,34 +1,25 @@
 """Safe-to-share twin folders: the daemon keeps a sanitised copy of each new photo.
 
 A folder with ``safe_copies = "..."`` in the config gets a twin tree of scrubbed, verified
-copies that a sharing app can be pointed at. The work runs in a thread of its own (it analyses
-each copy again) and is idempotent: a copy is made when it is missing or older than its source,
-so a restart catches up by walking the folders, and nothing is lost when the daemon stops.
+copies that a sharing app can be pointed at. This module says where a photo's copy goes and
+whether it is due; the copies themselves are jobs of the daemon's queue, made by its worker
+processes (``scrub/job.py``). The work is idempotent: a copy is made when it is missing or older
+than its photo, so the daemon's first walk after a start catches up on whatever was missed.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import queue
-import threading
+from collections.abc import Iterable
 from pathlib import Path
 
-from shadowlens.daemon.analysis.decode import has_photo_extension
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.library.names import is_excluded
 from shadowlens.daemon.scrub.writer import SUFFIX
-
-log = logging.getLogger(__name__)
 
 
 class SafeCopies:
-    def __init__(self, config: Config, index_path: Path) -> None:
-        self.config, self.index_path = config, index_path
+    def __init__(self, config: Config) -> None:
+        self.config = config
         self.pairs = [(f.path, f.safe_copies) for f in config.library.folders if f.safe_copies]
-        self._queue: queue.Queue[Path | None] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self.made = self.failed = 0
 
     @property
     def enabled(self) -> bool:
@@ -45,6 +36,7 @@ class SafeCopies:
         return None
 
     def is_stale(self, path: Path) -> bool:
+        """The photo has a twin folder, and its copy there is missing or older than it."""
         twin = self.twin_of(path)
         if twin is None:
             return False
@@ -53,66 +45,8 @@ class SafeCopies:
         except OSError:
             return False
 
-    def start(self) -> None:
-        if not self.enabled or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="safe-copies", daemon=True)
-        self._thread.start()
-        threading.Thread(target=self.catch_up, name="safe-copies-walk", daemon=True).start()
-
-    def catch_up(self) -> None:
-        """Queues every photo whose copy is missing or stale (after a restart, or a new setting)."""
-        for root, twin in self.pairs:
-            for folder, dirs, files in os.walk(root):
-                here = Path(folder)
-                dirs[:] = [d for d in dirs if not (here / d).is_relative_to(twin)]
-                for name in files:
-                    path = here / name
-                    relative = str(path.relative_to(root))
-                    wanted = has_photo_extension(path) and not is_excluded(
-                        relative, self.config.library.exclude
-                    )
-                    if wanted and self.is_stale(path):
-                        self.enqueue(path)
-
-    def enqueue(self, path: Path) -> None:
-        if self.enabled and self.twin_of(path) is not None:
-            self._queue.put(path)
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _run(self) -> None:
-        from shadowlens.daemon.scrub.runner import Scrubber, ScrubOptions
-
-        scrubber: Scrubber | None = None
-        options = ScrubOptions.from_settings(self.config.scrub)
-        try:
-            while (path := self._queue.get()) is not None:
-                twin = self.twin_of(path)
-                if twin is None or not self.is_stale(path):
-                    continue
-                if scrubber is None:
-                    scrubber = Scrubber(self.config, self.index_path)
-                twin.parent.mkdir(parents=True, exist_ok=True)
-                twin.unlink(missing_ok=True)  # replaced, not numbered: the twin mirrors the source
-                report = scrubber.scrub(path, twin.parent, options)
-                if report.ok:
-                    self.made += 1
-                    log.info(
-                        "safe copy: %s (exposure %s -> %s)",
-                        report.copy,
-                        report.exposure_before,
-                        report.exposure_after,
-                    )
-                else:
-                    self.failed += 1
-                    log.warning("no safe copy of %s: %s", path, "; ".join(report.problems))
-        except Exception:
-            log.exception("safe copies stopped; they resume at the next start")
-        finally:
-            if scrubber is not None:
-                scrubber.close()
+    def stale(self, paths: Iterable[str]) -> list[str]:
+        """The photos among ``paths`` (say, those a walk found) whose copy is due."""
+        if not self.enabled:
+            return []
+        return [path for path in paths if self.is_stale(Path(path))]

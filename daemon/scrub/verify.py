@@ -8,15 +8,16 @@ alone would miss a face the pixelation left recognisable or a line the redaction
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 from shadowlens.daemon.analysis import decode  # noqa: F401  (registers the HEIF opener)
-from shadowlens.daemon.analysis.findings import BBox, Finding
+from shadowlens.daemon.analysis.findings import BBox
+from shadowlens.daemon.analysis.hooks import Hooks, ScrubBox, ScrubWhat, StoredFinding
 from shadowlens.daemon.analysis.results import AnalysisResult
-from shadowlens.daemon.profile.facts import BrandHit, FaceFact, PhotoFacts
+from shadowlens.daemon.profile.facts import PhotoFacts, core_of, photo_facts
 from shadowlens.daemon.scrub.pixels import Box, iou, overlap
 
 METADATA_KINDS = ("gps", "time", "device", "name")
@@ -30,78 +31,34 @@ _HEIF_EXTRAS = ("thumbnails", "aux", "depth_images")
 _RAW_MARKERS = {b"Exif\x00\x00": "EXIF", b"http://ns.adobe.com/xap/1.0/": "XMP", b"Photoshop 3.0\x00": "IPTC"}
 
 
-@dataclass(frozen=True)
-class View:
-    """One finding, from a fresh analysis or from the index, in the shape the checks need."""
-
-    kind: str
-    label: str
-    bbox: BBox | None
-    attrs: dict[str, Any]
-    person_id: int | None = None
-
-    @classmethod
-    def of(cls, finding: Finding) -> View:
-        return cls(finding.kind, finding.label, finding.bbox, finding.attrs())
-
-    @classmethod
-    def from_index(cls, item: dict[str, Any]) -> View:
-        box = item.get("bbox")
-        bbox = (float(box[0]), float(box[1]), float(box[2]), float(box[3])) if box else None
-        return cls(item["kind"], item["label"], bbox, dict(item.get("attrs") or {}), item.get("person_id"))
+def stored(result: AnalysisResult) -> list[StoredFinding]:
+    """A fresh analysis's findings, each with its detector, in the index's shape."""
+    return [StoredFinding.of(finding, run.detector) for run in result.runs for finding in run.findings]
 
 
-def facts_from(views: list[View], path: str) -> PhotoFacts:
-    """PhotoFacts as ``profile.load`` builds them from the index, here from findings in hand."""
-    fields: dict[str, Any] = {}
-    lists: dict[str, list[Any]] = {k: [] for k in ("faces", "brands", "objects", "scenes", "pii", "codes")}
-    exposed: list[str] = []
-    for view in views:
-        a = view.attrs
-        if view.kind == "gps" and "lat" in a and "lon" in a:
-            fields.update(lat=float(a["lat"]), lon=float(a["lon"]))
-        elif view.kind == "place":
-            fields.update(city=a.get("city"), country_code=a.get("country_code"))
-        elif view.kind == "face":
-            expression = a.get("expression")
-            lists["faces"].append(
-                FaceFact(
-                    face_id=-1,
-                    person_id=view.person_id,
-                    age=float(a["age"]) if a.get("age") is not None else None,
-                    smiling=a.get("smiling"),
-                    expression=expression.get("label") if isinstance(expression, dict) else None,
-                    bbox=view.bbox,
-                )
-            )
-        elif view.kind == "brand":
-            lists["brands"].append(
-                BrandHit(view.label, a.get("category") or "", a.get("parent") or "", a.get("via") or "text")
-            )
-        elif view.kind == "code":
-            lists["codes"].append(a.get("payload_type") or "text")
-        elif view.kind == "nudity" and a.get("exposed"):
-            exposed.append(view.label)
-        elif view.kind in ("object", "scene", "pii"):
-            lists[{"object": "objects", "scene": "scenes", "pii": "pii"}[view.kind]].append(view.label)
-    tuples: dict[str, Any] = {k: tuple(v) for k, v in lists.items()}
-    return PhotoFacts(
-        photo_id=-1, path=path, taken_at=None, nudity_exposed=tuple(exposed), **fields, **tuples
-    )
+def facts_from(findings: Sequence[StoredFinding], path: str, hooks: Hooks) -> PhotoFacts:
+    """The photo's PhotoFacts from findings in hand, by the same function ``profile.load`` uses
+    for the index (the photo's own fields from its findings, as the index writer takes them)."""
+    return photo_facts(-1, path, core_of(findings), findings, hooks)
 
 
-def carry_persons(after: list[View], before: list[View]) -> list[View]:
+def boxes_of(findings: Iterable[StoredFinding], hooks: Hooks) -> list[tuple[StoredFinding, ScrubBox]]:
+    """Every area the findings' detectors say a safe copy must cover, with its finding."""
+    return [(f, box) for f in findings for box in hooks.of(f.detector).scrub_boxes(f)]
+
+
+def carry_persons(after: list[StoredFinding], before: list[StoredFinding]) -> list[StoredFinding]:
     """Faces of the copy that are faces of the original (left unblurred: the owner) keep the
     original's person id, so the owner's face is not counted as a stranger after scrubbing."""
-    known = [v for v in before if v.kind == "face" and v.bbox and v.person_id is not None]
+    known = [f for f in before if f.kind == "face" and f.bbox and f.person_id is not None]
     out = []
-    for view in after:
-        if view.kind == "face" and view.bbox and view.person_id is None:
-            box = view.bbox
+    for finding in after:
+        if finding.kind == "face" and finding.bbox and finding.person_id is None:
+            box = finding.bbox
             match = max(known, key=lambda k: iou(box, k.bbox or box), default=None)
             if match is not None and match.bbox and iou(box, match.bbox) >= SAME_FACE_IOU:
-                view = View(view.kind, view.label, view.bbox, view.attrs, match.person_id)
-        out.append(view)
+                finding = finding._replace(person_id=match.person_id)
+        out.append(finding)
     return out
 
 
@@ -127,24 +84,24 @@ class Edits:
     """What the copy was asked to lose, so verification knows what to look for."""
 
     strip_metadata: bool
-    face_boxes: list[Box]
-    text_boxes: list[Box]
-    text_kinds: frozenset[str]
+    face_boxes: list[Box]  # pixelated
+    text_boxes: list[Box]  # filled
+    redacted: frozenset[ScrubWhat]  # the kinds of area filled: "personal_data", and "text" with --redact text
+    # Detectors whose findings were covered, and those they read: they must run on the copy.
+    detectors: frozenset[str] = frozenset()
 
 
-def check(result: AnalysisResult, copy: Path, edits: Edits) -> list[str]:
+def check(result: AnalysisResult, copy: Path, edits: Edits, hooks: Hooks) -> list[str]:
     """One line per thing found again in the copy; empty when it is clean."""
     if result.file_error or result.error:
         return [f"the copy could not be re-analysed: {result.file_error or result.error}"]
-    needed = {"metadata"} if edits.strip_metadata else set()
-    needed |= {"faces"} if edits.face_boxes else set()
-    needed |= {"text", "pii"} if edits.text_boxes else set()
+    needed = edits.detectors | ({"metadata"} if edits.strip_metadata else set())
     problems = [
         f"cannot verify: detector {run.detector} failed on the copy: {run.error}"
         for run in result.runs
         if run.error and run.detector in needed
     ]
-    findings = result.findings
+    findings = stored(result)
     if edits.strip_metadata:
         kinds = sorted({f.kind for f in findings if f.kind in METADATA_KINDS})
         if kinds:
@@ -152,14 +109,12 @@ def check(result: AnalysisResult, copy: Path, edits: Edits) -> list[str]:
         left = leftover_metadata(copy)
         if left:
             problems.append("metadata blocks left in the file: " + ", ".join(left))
-    for finding in findings:
-        if finding.bbox is None:
-            continue
-        if finding.kind == "face" and _inside(finding.bbox, edits.face_boxes):
-            problems.append(f"a face is still detectable in a pixelated area at {_where(finding.bbox)}")
-        elif finding.kind in edits.text_kinds and _inside(finding.bbox, edits.text_boxes):
-            what = finding.label if finding.kind == "pii" else "text"
-            problems.append(f"{what} still readable in a redacted area at {_where(finding.bbox)}")
+    for finding, box in boxes_of(findings, hooks):
+        if box.what == "face" and _inside(box.bbox, edits.face_boxes):
+            problems.append(f"a face is still detectable in a pixelated area at {_where(box.bbox)}")
+        elif box.what in edits.redacted and _inside(box.bbox, edits.text_boxes):
+            what = hooks.of(finding.detector).shown(finding) if box.what == "personal_data" else "text"
+            problems.append(f"{what} still readable in a redacted area at {_where(box.bbox)}")
     return problems
 
 

@@ -1,1 +1,1 @@
-"""The daemon: the service loop, the watcher, the dispatcher, schedules, control and the systemd unit."""
+"""The daemon: the service loop, the watcher, schedules, power, start lines and progress, sd_notify and the systemd unit."""

@@ -8,6 +8,7 @@ without waiting.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -22,19 +23,23 @@ from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from shadowlens.daemon import clock
-from shadowlens.daemon.analysis.decode import has_image_magic, has_photo_extension
 from shadowlens.daemon.analysis.pipeline import analysis_signature
 from shadowlens.daemon.analysis.plugins import build_detectors
-from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
+from shadowlens.daemon.analysis.pool import start_pool
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
-from shadowlens.daemon.index.queue import DONE, PARKED, QUEUED, RUNNING, Claimed, JobQueue
+from shadowlens.daemon.index.queue import Claimed, JobQueue
+from shadowlens.daemon.index.reads.queries import signature_source
+from shadowlens.daemon.index.schema import JobReason, JobState
 from shadowlens.daemon.index.state import DaemonLock, is_paused
-from shadowlens.daemon.index.writer import PENDING, Store
-from shadowlens.daemon.library.scan import Scanner
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.library.changes import current_stat, plan, unchanged
+from shadowlens.daemon.library.dispatcher import Dispatcher
+from shadowlens.daemon.library.walk import looks_like_photo
+from shadowlens.daemon.scrub.job import safe_copy_work
 from shadowlens.daemon.scrub.twin import SafeCopies
 from shadowlens.daemon.service.announce import detector_states, say, start_lines
 from shadowlens.daemon.service.catchup import CatchUp
-from shadowlens.daemon.service.dispatcher import Dispatcher
 from shadowlens.daemon.service.power import on_battery
 from shadowlens.daemon.service.schedule import ProfileJobs
 from shadowlens.daemon.service.sdnotify import Notifier
@@ -73,7 +78,15 @@ class Daemon:
         detectors = build_detectors(config)
         self.signature = analysis_signature(detectors)
         self.detector_states = detector_states(detectors)
-        self.dispatcher = Dispatcher(config, self.queue, index_path, self.workers, self._finished)
+        self.safe_copies = SafeCopies(config)
+        self.dispatcher = Dispatcher(
+            self.queue,
+            functools.partial(start_pool, config, signature_source(index_path), self.workers),
+            self.workers,
+            on_finished=self._finished,
+            # Always: copies queued before a twin folder was removed from the config end as no-ops.
+            safe_copies=safe_copy_work(self.queue, index_path),
+        )
         self.stop_event = threading.Event()
         # Set by a second stop signal: photos in progress are requeued without waiting for them.
         self.hurry = threading.Event()
@@ -87,14 +100,13 @@ class Daemon:
         self.paused = False
         self.watch_modes: dict[str, str] = {}
         self.profile = ProfileJobs(self.store, config)
-        self.safe_copies = SafeCopies(config, index_path)
 
     # -- WatchSink: called from observer threads ---------------------------------------------
 
     def settled(self, paths: Sequence[str], reason: str) -> None:
-        wanted = [p for p in paths if self._is_photo(p) and not self._unchanged(p)]
+        wanted = [p for p in paths if looks_like_photo(p) and not self._unchanged(p)]
         if wanted:
-            self.queue.enqueue(wanted, reason)
+            self.queue.enqueue(wanted, JobReason(reason))
             self.wake.set()
 
     def moved(self, source: str, target: str, is_dir: bool) -> None:
@@ -104,10 +116,10 @@ class Daemon:
             self.folder_appeared(target)
         elif self.store.move_file(source, target):
             # Known content: the job only confirms the hash, it does not decode.
-            self.queue.enqueue([target], "moved")
+            self.queue.enqueue([target], JobReason.MOVED)
             self.wake.set()
         else:
-            self.settled([target], "new")
+            self.settled([target], JobReason.NEW)
 
     def deleted(self, path: str, is_dir: bool) -> None:
         if is_dir:
@@ -124,59 +136,56 @@ class Daemon:
         log.warning("file-system events were lost; reconciling the folders with the index")
         self.reconcile_event.set()
 
-    # -- checks ---------------------------------------------------------------------------------
-
-    @staticmethod
-    def _is_photo(path: str) -> bool:
-        if has_photo_extension(Path(path)):
-            return True
-        try:
-            with open(path, "rb") as handle:
-                return has_image_magic(handle.read(262))
-        except OSError:
-            return False
+    # -- the loop -------------------------------------------------------------------------------
 
     def _unchanged(self, path: str) -> bool:
-        known = self.store.file_state(path)
-        if known is None or known.status == PENDING or known.signature != self.signature:
-            return False
-        try:
-            return FileStat.of(Path(path)) == known.stat
-        except OSError:
-            return False
-
-    # -- the loop -------------------------------------------------------------------------------
+        return unchanged(self.store.file_state(path), current_stat(path), self.signature)
 
     def reconcile(self, initial: bool = False) -> None:
         """Walk the folders: queue what is new or changed, forget what is gone."""
-        scanner = Scanner(self.config, self.store, self.index_path)
-        walked, todo, known = scanner.plan(self.folders)
-        gone = [p for p in known if p not in walked.files and not walked.is_incomplete(p)]
+        # Jobs of a scan that died since are nobody's: back to the queue with them.
+        self.queue.recover()
+        planned = plan(self.config.library, self.store, self.folders, self.signature)
+        gone = planned.gone
         if gone:
             self.queue.cancel(gone)
             self.store.remove_files(gone, keep_content=True)
-        queued = self.queue.enqueue(todo, "reconcile")
-        for path, _stage, message in walked.errors:
+        queued = self.queue.enqueue(planned.todo, JobReason.RECONCILE)
+        for path, _stage, message in planned.walked.errors:
             log.warning("%s: %s", path, message)
         log.info("reconciled %d folder(s): %d queued, %d removed", len(self.folders), queued, len(gone))
         if initial:
+            # Safe copies missed while the daemon was down; photos to analyse get theirs after.
+            todo = set(planned.todo)
+            self._queue_safe_copies(self.safe_copies.stale(p for p in planned.walked.files if p not in todo))
             # Later walks find a few files the watcher missed; only the first is a catch-up to show.
             counts = self.queue.counts()
-            self.catch_up.start(counts[QUEUED] + counts[RUNNING], time.monotonic())
+            self.catch_up.start(counts[JobState.QUEUED] + counts[JobState.RUNNING], time.monotonic())
 
-    def _finished(self, job: Claimed, result: AnalysisResult | None, state: str) -> None:
-        if state == DONE:
+    def _queue_safe_copies(self, paths: list[str]) -> None:
+        wanted = [p for p in paths if self.safe_copies.twin_of(Path(p)) is not None]
+        if wanted:
+            self.queue.enqueue(wanted, JobReason.SAFE_COPY)
+            self.wake.set()
+
+    def _finished(self, job: Claimed, outcome: object, state: JobState, error: str | None) -> None:
+        if not job.reason.analyses:
+            if error:  # the worker died or failed; a verification's verdict is logged by its record
+                log.warning("no safe copy of %s: %s (%s)", job.path, error, state)
+            return
+        result = outcome if isinstance(outcome, AnalysisResult) else None
+        if state == JobState.DONE:
             self.done_times.append(time.monotonic())
             self.last_photo = job.path
-        problem = (result.file_error or result.error) if result else None
-        if state in (DONE, PARKED):
-            self.catch_up.photo_done(error=state == PARKED or bool(problem))
+        problem = (result.file_error or result.error) if result else error
+        if state in (JobState.DONE, JobState.PARKED):
+            self.catch_up.photo_done(error=state == JobState.PARKED or bool(problem))
         if problem:
             log.info("%s: %s", job.path, problem)
-        if state == DONE:
+        if state == JobState.DONE:
             self.profile.photo_done(result)
             if result is not None and not (result.file_error or result.error):
-                self.safe_copies.enqueue(Path(job.path))
+                self._queue_safe_copies([job.path])
 
     def rate_per_minute(self) -> float:
         now = time.monotonic()
@@ -188,9 +197,9 @@ class Daemon:
         state = {
             "pid": os.getpid(),
             "at": clock.now().isoformat(),
-            "queued": counts["queued"],
-            "running": counts["running"],
-            "parked": counts["parked"],
+            "queued": counts[JobState.QUEUED],
+            "running": counts[JobState.RUNNING],
+            "parked": counts[JobState.PARKED],
             "rate_per_minute": self.rate_per_minute(),
             "last_photo": self.last_photo,
             "paused": self.paused,
@@ -198,9 +207,11 @@ class Daemon:
             "folders": self.watch_modes,
         }
         self.queue.set_state("heartbeat", state)
-        self.catch_up.tick(counts["queued"] + counts["running"], time.monotonic(), self.paused)
+        self.catch_up.tick(counts[JobState.QUEUED] + counts[JobState.RUNNING], time.monotonic(), self.paused)
         paused = " (paused)" if self.paused else ""
-        self.notifier.status(f"queue {counts['queued']}, {state['rate_per_minute']:.0f} photos/min{paused}")
+        self.notifier.status(
+            f"queue {counts[JobState.QUEUED]}, {state['rate_per_minute']:.0f} photos/min{paused}"
+        )
 
     def request_stop(self, signum: int, _frame: FrameType | None) -> None:
         log.debug("received signal %d", signum)
@@ -236,7 +247,6 @@ class Daemon:
             finished, requeued = self.dispatcher.drain(self.config.watch.stop_timeout_seconds, self.hurry)
             self.dispatcher.close()
             self.profile.stop()
-            self.safe_copies.stop()
             self.queue.set_state("heartbeat", {"pid": None, "at": clock.now().isoformat(), "stopped": True})
             log.debug("%d photo(s) finished during shutdown", finished)
             say(f"stopping; {requeued} job{'' if requeued == 1 else 's'} requeued")
@@ -262,7 +272,6 @@ class Daemon:
         )
         scheduler.add_job(self.queue.prune, "interval", hours=6, args=[timedelta(days=7)], id="prune")
         self.profile.start(scheduler)
-        self.safe_copies.start()
         scheduler.start()
         self.heartbeat()
         self.notifier.ready(f"watching {len(self.folders)} folder(s)")
@@ -290,7 +299,7 @@ class Daemon:
             self.profile.tick()
             due = self.settler.due()
             if due:
-                self.settled(due, "new")
+                self.settled(due, JobReason.NEW)
             if self.dispatcher.pump(TICK, accept_new=not self.paused) == 0 and not self.dispatcher.busy:
                 self.wake.wait(TICK)
                 self.wake.clear()

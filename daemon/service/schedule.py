@@ -79,10 +79,16 @@ class ProfileJobs:
             self.refresh_due.set()
         if self.refresh_due.is_set():
             self.refresh_due.clear()
-            self._guard("profile refresh", lambda: self.updater.refresh())
+            self._guard("profile refresh", self._refresh)
         if self.digest_due.is_set():
             self.digest_due.clear()
             self._guard("weekly digest", self.digest)
+
+    def _refresh(self) -> None:
+        # A decision made in the TUI with no photo arriving since (a new owner, a child mark)
+        # still reaches the stored profile and the scores within refresh_minutes.
+        self.updater.sync()
+        self.updater.refresh()
 
     def stop(self) -> None:
         self._guard("alert delivery", self.delivery.close)

@@ -6,17 +6,15 @@ so that a daemon holding the write lock (busy timeout: seconds) never freezes th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any, ClassVar
 
 from rich.text import Text
-from shadowlens.daemon import clock
 from shadowlens.daemon.fsnames import shown
 from shadowlens.tui.base import LibraryScreen
-from shadowlens.tui.screens.dialogs import sync_table
+from shadowlens.tui.formats import ago, risk_style
+from shadowlens.tui.tables import set_columns, sync_table
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -25,8 +23,6 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 EMPTY_NEW = "No new alerts. Risky photos show up here as soon as the daemon sees them."
 EMPTY_ALL = "No alerts yet. Risky photos show up here as soon as the daemon sees them."
-# Score bands for colour only; 60 is the default alert threshold ([alerts] threshold).
-HIGH_RISK, MEDIUM_RISK = 60, 30
 STATE_MARKS = {"new": "●", "seen": " ", "dismissed": "✕"}
 # (key, label, width); width 0 takes what the others leave, so the reason gets the room on a
 # wide terminal and the table still fits 80 columns. The detail panel shows everything in full.
@@ -37,68 +33,12 @@ COLUMNS = (
     ("when", "When", 9),
     ("why", "Why", 0),
 )
-CELL_PADDING, SCROLLBAR, MIN_FLEX = 2, 2, 12
 
 
 @dataclass(frozen=True)
 class Inbox:
     alerts: list[dict[str, Any]]
     include_all: bool
-
-
-def column_widths(columns: Sequence[tuple[str, str, int]], total: int) -> list[int]:
-    """Widths for a table ``total`` cells wide; the width-0 columns share what is left."""
-    fixed = sum(width + CELL_PADDING for _, _, width in columns if width)
-    flexible = sum(1 for _, _, width in columns if not width)
-    rest = total - fixed - CELL_PADDING * flexible - SCROLLBAR
-    share = max(MIN_FLEX, rest // flexible) if flexible else 0
-    return [width or share for _, _, width in columns]
-
-
-def set_columns(table: DataTable[Any], columns: Sequence[tuple[str, str, int]], total: int) -> bool:
-    """Give ``table`` the columns for ``total`` cells; True if it had to drop its rows to do so.
-
-    DataTable has no public way to resize a column, so a new width means new columns (and an
-    empty table, to be refilled by the caller). Only a terminal resize gets here more than once.
-    """
-    widths = column_widths(columns, total)
-    if [column.width for column in table.columns.values()] == widths:
-        return False
-    had_rows = table.row_count > 0
-    table.clear(columns=True)
-    for (key, label, _), width in zip(columns, widths, strict=True):
-        table.add_column(label, width=width, key=key)
-    return had_rows
-
-
-def risk_style(score: int) -> str:
-    if score >= HIGH_RISK:
-        return "bold red"
-    if score >= MEDIUM_RISK:
-        return "yellow"
-    return "green"
-
-
-def ago(stamp: str | None, now: datetime | None = None) -> str:
-    """'just now', '5 min ago', '3 h ago', '2 d ago' or the date; naive stamps are UTC (the index)."""
-    if not stamp:
-        return "?"
-    try:
-        when = datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = ((now or clock.now()) - when).total_seconds()
-    if seconds < 60:
-        return "just now" if seconds < 10 else f"{int(seconds)} s ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
-    if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
-    if seconds < 14 * 86400:
-        return f"{int(seconds // 86400)} d ago"
-    return when.date().isoformat()
 
 
 def _cell(text: str, style: str = "") -> Text:
@@ -178,11 +118,14 @@ class AlertsScreen(LibraryScreen):
         reasons = alert.get("reasons") or []
         return [
             _cell(STATE_MARKS.get(state, "?"), "bold" if state == "new" else "dim"),
-            _cell(f"{int(alert['score']):>3}", risk_style(int(alert["score"]))),
+            _cell(f"{int(alert['score']):>3}", self._risk(int(alert["score"]))),
             _cell(PurePath(alert["path"]).name if alert.get("path") else "(photo gone)", dim),
             _cell(ago(alert.get("created_at")), "dim"),
             _cell(str(reasons[0]["text"]) if reasons else "", dim),
         ]
+
+    def _risk(self, score: int) -> str:
+        return risk_style(score, self.library.alert_threshold, low="green")
 
     def _summary(self) -> None:
         new = sum(1 for alert in self.alerts if alert["state"] == "new")
@@ -210,7 +153,7 @@ class AlertsScreen(LibraryScreen):
         path = alert.get("path")
         text = Text(no_wrap=False)
         text.append(shown(PurePath(path).name) if path else "(photo no longer in the index)", style="bold")
-        text.append(f"  exposure {score}/100\n", style=risk_style(score))
+        text.append(f"  exposure {score}/100\n", style=self._risk(score))
         if path:
             text.append(f"{shown(str(PurePath(path).parent))}\n", style="dim")
         for reason in sorted(alert.get("reasons") or [], key=lambda r: -int(r.get("points", 0))):

@@ -1,7 +1,7 @@
 """One photo: the picture with what was found drawn on it, and why it scores what it scores.
 
 Pushed on top of any screen (``app.open_photo``). The decisions here (safe, "this is me") go
-through ``Library``; the only direct read is the photo id of a path, which ``photo()`` omits.
+through ``Library``, one queued write at a time.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from PIL import Image as PILImage
-from PIL import ImageDraw
 from rich.text import Text
 from shadowlens.daemon.fsnames import shown
+from shadowlens.tui import photo_text, pictures
 from shadowlens.tui.base import LibraryScreen
+from shadowlens.tui.pictures import boxes_of, render_preview
 from shadowlens.tui.safe_copy import run_safe_copies
 from textual import work
 from textual.app import ComposeResult
@@ -29,37 +29,7 @@ from textual.containers import Container, Horizontal, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 
-if TYPE_CHECKING:
-    from textual_image.widget._base import Image as ImageWidget
-
-# textual-image asks the terminal what it can draw (sixel, kitty) when it is imported. That
-# query raises when stdout is a terminal but stdin is not, and "no answer" means Unicode blocks,
-# which look worse than half cells in every terminal Textual itself runs in.
-IMAGE_CLASS: type[ImageWidget] | None
-IMAGE_PROBLEM: str | None = None
-try:
-    from textual_image.renderable import Image as _DetectedRenderable
-    from textual_image.renderable import UnicodeImage as _UnicodeRenderable
-    from textual_image.widget import HalfcellImage
-    from textual_image.widget import Image as _DetectedImage
-
-    IMAGE_CLASS = HalfcellImage if _DetectedRenderable is _UnicodeRenderable else _DetectedImage
-except Exception as exc:  # anything the terminal probe raises: show the details without the picture
-    IMAGE_CLASS, IMAGE_PROBLEM = None, f"no image preview: {exc}"
-
-MAX_SIDE = 800
-BOX_COLOURS = {
-    "face": (0, 200, 255),
-    "pii": (255, 50, 50),
-    "brand": (255, 170, 0),
-    "text": (90, 220, 90),
-    "code": (200, 90, 255),
-    "nudity": (255, 0, 170),
-}
-OTHER_BOX = (230, 230, 230)
-# Drawn last, so a face or personal data is never hidden under a line of text.
-BOX_ORDER = ("text", "object", "code", "brand", "nudity", "face", "pii")
-HIGH, MEDIUM = 60, 30
+PANELS = (("summary", "Exposure"), ("reasons", "Why"), ("findings", "Findings"), ("paths", "Files"))
 
 
 @dataclass(frozen=True)
@@ -69,77 +39,6 @@ class _Detail:
     image_key: tuple[Any, ...] | None
     image: PILImage.Image | None  # None: unchanged (same image_key) or not decodable (image_error)
     image_error: str | None
-
-
-def _boxes(info: dict[str, Any] | None) -> list[tuple[str, tuple[float, ...]]]:
-    findings = info["findings"] if info else []
-    boxes = [(str(f["kind"]), tuple(f["bbox"])) for f in findings if f.get("bbox")]
-    rank = {kind: i for i, kind in enumerate(BOX_ORDER)}
-    return sorted(boxes, key=lambda box: rank.get(box[0], 0))
-
-
-def render_preview(path: str, boxes: list[tuple[str, tuple[float, ...]]]) -> PILImage.Image:
-    """The upright photo, at most MAX_SIDE px, with the findings' boxes drawn on it."""
-    # The daemon's own decoder: same orientation as the boxes, HEIC support, size limits.
-    # Imported here: it loads pillow-heif, which only the detail screen needs.
-    from shadowlens.daemon.analysis.decode import open_photo
-    from shadowlens.daemon.config import DecodeSettings
-
-    photo = open_photo(Path(path), want_side=MAX_SIDE, max_megapixels=DecodeSettings().max_megapixels)
-    image = photo.pixels(MAX_SIDE).copy()
-    scale = image.width / photo.width if photo.width else 1.0
-    draw = ImageDraw.Draw(image)
-    line = max(2, round(max(image.size) / 150))
-    for kind, (x, y, w, h) in boxes:
-        box = (x * scale, y * scale, (x + w) * scale, (y + h) * scale)
-        draw.rectangle(box, outline=BOX_COLOURS.get(kind, OTHER_BOX), width=line)
-    return image
-
-
-def _key_attrs(finding: dict[str, Any]) -> list[str]:
-    """The attributes worth a glance, per kind. Personal data only ever in its masked form."""
-    kind, attrs = finding["kind"], finding.get("attrs") or {}
-    out: list[str] = []
-    if kind == "face":
-        if attrs.get("age") is not None:
-            out.append(f"age ~{attrs['age']:.0f}")
-        out += [str(attrs["sex"])] if attrs.get("sex") else []
-        out += ["smiling"] if attrs.get("smiling") else []
-        if finding.get("person_id") is not None:
-            out.append(f"person #{finding['person_id']}")
-    elif kind == "pii":
-        out.append(str(attrs.get("masked", "")))
-    elif kind == "brand":
-        out += [str(attrs.get("category") or ""), f"via {attrs['via']}" if attrs.get("via") else ""]
-    elif kind == "code":
-        out.append(str(attrs.get("payload_type", "")))
-    elif kind == "nudity":
-        out += [str(attrs.get("body_part", "")), "exposed" if attrs.get("exposed") else "covered"]
-    elif kind == "scene":
-        out.append(", ".join(str(e) for e in (attrs.get("evidence") or [])[:3]))
-    elif kind in ("time", "name", "metadata_issue"):
-        out.append(str(attrs.get("source") or attrs.get("field") or attrs.get("reason") or ""))
-    return [part for part in out if part]
-
-
-def _label(finding: dict[str, Any], secrets: list[tuple[str, str]]) -> str:
-    label = str(finding["label"])
-    if label == finding["kind"]:
-        return ""  # a face is labelled "face": once is enough
-    if finding["kind"] == "text":
-        # A line of text holds the personal data found in it: show it the way pii is shown.
-        # OCR keeps the printed spacing ("4242 4242 ...") while pii stores the value normalised,
-        # so compare letters and digits only; a line holding a secret is shown as its mask.
-        for value, masked in secrets:
-            if value in label:
-                label = label.replace(value, masked)
-            elif _alnum(value) and _alnum(value) in _alnum(label):
-                label = masked
-    return label
-
-
-def _alnum(text: str) -> str:
-    return "".join(ch for ch in text if ch.isalnum()).lower()
 
 
 class PhotoScreen(LibraryScreen):
@@ -171,18 +70,13 @@ class PhotoScreen(LibraryScreen):
         yield Header()
         with Horizontal(id="photo-body"):
             with Container(id="photo-left"):
-                image: Widget = Static(IMAGE_PROBLEM or "", id="photo-image", classes="muted")
-                if IMAGE_CLASS is not None:
-                    image = IMAGE_CLASS(None, id="photo-image")
+                image: Widget = Static(pictures.IMAGE_PROBLEM or "", id="photo-image", classes="muted")
+                if pictures.IMAGE_CLASS is not None:
+                    image = pictures.IMAGE_CLASS(None, id="photo-image")
                 yield image
                 yield Static("", id="photo-image-note", classes="muted")
             with VerticalScroll(id="photo-info"):
-                for name, title in (
-                    ("summary", "Exposure"),
-                    ("reasons", "Why"),
-                    ("findings", "Findings"),
-                    ("paths", "Files"),
-                ):
+                for name, title in PANELS:
                     panel = Static("", id=f"photo-{name}", classes="panel")
                     panel.border_title = title
                     yield panel
@@ -194,14 +88,14 @@ class PhotoScreen(LibraryScreen):
         info = self.library.photo(self.photo_path)
         found = info.get("photo_id") if info else None
         photo_id = int(found) if found is not None else self.photo_id
-        boxes = _boxes(info)
+        boxes = boxes_of(info)
         try:
             stat = os.stat(self.photo_path)
             key: tuple[Any, ...] | None = (stat.st_mtime_ns, stat.st_size, tuple(boxes))
         except OSError as exc:
             return _Detail(info, photo_id, None, None, f"cannot read the file: {exc.strerror}")
         # Decoding is the slow part: skip it when neither the file nor the boxes changed.
-        if key == self._image_key or IMAGE_CLASS is None:
+        if key == self._image_key or pictures.IMAGE_CLASS is None:
             return _Detail(info, photo_id, key, None, None)
         try:
             return _Detail(info, photo_id, key, render_preview(self.photo_path, boxes), None)
@@ -213,77 +107,22 @@ class PhotoScreen(LibraryScreen):
         self.info, self.photo_id = data.info, data.photo_id
         # The picture is only replaced when the file or its boxes changed: no flicker on reload.
         if data.image_key != self._image_key or data.image_error:
-            if IMAGE_CLASS is not None:
-                self.query_one("#photo-image", IMAGE_CLASS).image = data.image
+            if pictures.IMAGE_CLASS is not None:
+                self.query_one("#photo-image", pictures.IMAGE_CLASS).image = data.image
             self.query_one("#photo-image-note", Static).update(data.image_error or "")
         self._image_key = data.image_key
-        self.query_one("#photo-summary", Static).update(self._summary())
-        self.query_one("#photo-reasons", Static).update(self._reasons())
-        findings = self.info["findings"] if self.info else []
+        self._show_summary()
+        self.query_one("#photo-reasons", Static).update(photo_text.reasons(self.info))
+        count = len(self.info["findings"]) if self.info else 0
         panel = self.query_one("#photo-findings", Static)
-        panel.border_title = f"Findings ({len(findings)})"
-        panel.update(self._findings())
-        self.query_one("#photo-paths", Static).update(self._paths())
-
-    def _summary(self) -> Text:
-        info = self.info
-        if info is None:
-            return Text("Not in the index (yet).", style="italic")
-        score = info.get("exposure")
-        style = "bold red" if (score or 0) >= HIGH else "yellow" if (score or 0) >= MEDIUM else "bold"
-        out = Text.assemble((f"{score if score is not None else '–'}/100", style))
-        if info.get("marked_safe"):
-            out.append("  marked safe", style="green")
-        if info.get("status") != "indexed":
-            out.append(f"  {info.get('status')}: {info.get('error') or ''}", style="italic")
-        place = info.get("place") or {}
-        device = info.get("device") or {}
-        facts = [
-            (info.get("taken_at") or "").replace("T", " ")[:16],
-            ", ".join(
-                str(v) for v in (place.get("city"), place.get("admin"), place.get("country_code")) if v
-            ),
-            " ".join(str(v) for v in (device.get("make"), device.get("model")) if v),
-            f"{info['width']}×{info['height']}" if info.get("width") else "",
-        ]
-        out.append("\n" + " · ".join(fact for fact in facts if fact), style="dim")
-        for problem in info.get("detector_errors") or []:
-            out.append(f"\n{problem['detector']} failed: {problem['error']}", style="dim italic")
-        return out
-
-    def _reasons(self) -> Text:
-        reasons = (self.info or {}).get("reasons") or []
-        if not reasons:
-            return Text("Nothing that raises the score.", style="dim")
-        lines = [Text.assemble((f"{'+' + str(r['points']):>4} ", "bold"), str(r["text"])) for r in reasons]
-        return Text("\n").join(lines)
-
-    def _findings(self) -> Text:
-        findings: list[dict[str, Any]] = (self.info or {}).get("findings") or []
-        if not findings:
-            return Text("None.", style="dim")
-        secrets = [
-            (str(f["attrs"]["value"]), str(f["attrs"].get("masked", "•••")))
-            for f in findings
-            if f["kind"] == "pii" and (f.get("attrs") or {}).get("value")
-        ]
-        lines = []
-        for f in findings:
-            red, green, blue = BOX_COLOURS.get(f["kind"], OTHER_BOX)
-            colour = f"rgb({red},{green},{blue})"
-            line = Text.assemble((f"{f['kind']:<7}", f"bold {colour}"), " ", _label(f, secrets))
-            if f.get("bbox"):
-                x, y, w, h = (round(v) for v in f["bbox"])
-                line.append(f"  [{x},{y} {w}×{h}]", style="dim")
-            attrs = _key_attrs(f)
-            if attrs:
-                line.append("  " + " · ".join(attrs), style="italic")
-            lines.append(line)
-        return Text("\n").join(lines)
-
-    def _paths(self) -> Text:
+        panel.border_title = f"Findings ({count})"
+        panel.update(photo_text.findings(self.info))
         others = (self.info or {}).get("other_paths") or []
-        return Text(shown("\n".join([self.photo_path, *others])))
+        self.query_one("#photo-paths", Static).update(Text(shown("\n".join([self.photo_path, *others]))))
+
+    def _show_summary(self) -> None:
+        summary = photo_text.summary(self.info, self.library.alert_threshold)
+        self.query_one("#photo-summary", Static).update(summary)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -298,7 +137,7 @@ class PhotoScreen(LibraryScreen):
         photo_id, safe = self.photo_id, not self.info.get("marked_safe")
         # Shown at once, so a second press toggles back even before the reload confirms it.
         self.info = {**self.info, "marked_safe": safe}
-        self.query_one("#photo-summary", Static).update(self._summary())
+        self._show_summary()
         message = "Marked safe: no alerts for this photo." if safe else "No longer marked safe."
         self._decide(lambda: self.library.mark_safe(photo_id, safe), message)
 

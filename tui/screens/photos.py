@@ -1,8 +1,7 @@
 """Photos: every indexed photo in one table, sorted and filtered in SQL, loaded a page at a time.
 
 A library can hold 100,000 photos, so the table only ever holds the pages the cursor has
-reached. Reloads (the daemon wrote) rewrite the loaded rows in place, by position, so the
-cursor, the selection and the scroll position survive without a repaint of an empty table.
+reached. Reloads (the daemon wrote) rewrite the loaded rows in place (``PhotoTable``).
 """
 
 from __future__ import annotations
@@ -12,17 +11,16 @@ from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.text import Text
-from shadowlens.daemon.fsnames import shown
 from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.base import LibraryScreen
-from shadowlens.tui.safe_copy import FLAGGED, run_safe_copies
+from shadowlens.tui.photo_table import SORT_BY_COLUMN, PhotoTable
+from shadowlens.tui.safe_copy import flagged_paths, run_safe_copies
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Input, Static
-from textual.widgets.data_table import ColumnKey
 
 PAGE = 200
 # Load the next page this many rows before the end, so scrolling rarely waits on SQL.
@@ -30,8 +28,6 @@ PREFETCH = 20
 SEARCH_DEBOUNCE = 0.3
 EXPOSURE_STEP = 10
 KINDS: tuple[str | None, ...] = (None, "face", "brand", "pii", "code", "nudity", "scene", "text", "object")
-# Same thresholds as the alerts (60 is the default alert threshold).
-HIGH, MEDIUM = 60, 30
 # Newest, riskiest and most populated first; names read best A to Z.
 DEFAULT_DESCENDING = {
     "exposure": True,
@@ -41,21 +37,6 @@ DEFAULT_DESCENDING = {
     "brand": False,
     "path": False,
 }
-# (column key, header label, sort key or None when the column cannot sort)
-COLUMNS: tuple[tuple[str, str, str | None], ...] = (
-    ("exposure", "Exposure", "exposure"),
-    ("taken", "Taken", "date"),
-    ("place", "Place", "place"),
-    ("people", "People", "person"),
-    ("brands", "Brands", "brand"),
-    ("safe", "Safe", None),
-    ("path", "Path", "path"),
-)
-SORT_BY_COLUMN = {key: sort for key, _, sort in COLUMNS}
-# Header label plus a cell for the sort arrow; Place, Brands and Path share what is left.
-FIXED_WIDTHS = {"exposure": 9, "taken": 10, "people": 7, "safe": 4}
-MIN_PATH, MIN_TEXT, MAX_TEXT = 18, 6, 16
-Cells = tuple[Text, ...]
 # The footer shows a group as its keys and one word: all of it fits in 80 columns.
 SORT_GROUP = Binding.Group("Sort", compact=True)
 MIN_GROUP = Binding.Group("Min", compact=True)
@@ -74,40 +55,6 @@ class _Page:
     rows: list[PhotoRow]
     total: int
     offset: int
-
-
-def _clip(value: str, width: int) -> str:
-    return value if len(value) <= width else value[: width - 1] + "…"
-
-
-def _clip_left(value: str, width: int) -> str:
-    # The end of a path (the file's name) says the most.
-    return value if len(value) <= width else "…" + value[len(value) - width + 1 :]
-
-
-def column_widths(screen_width: int) -> dict[str, int]:
-    """Fixed widths that fill the screen, so 80 columns still show a file's name."""
-    # Each column has one cell of padding on either side; the vertical scrollbar takes two.
-    room = screen_width - sum(FIXED_WIDTHS.values()) - 2 * len(COLUMNS) - 2
-    text = max(MIN_TEXT, min(MAX_TEXT, (room - MIN_PATH) // 2))
-    return {**FIXED_WIDTHS, "place": text, "brands": text, "path": max(MIN_PATH, room - 2 * text)}
-
-
-def _cells(row: PhotoRow, widths: dict[str, int]) -> Cells:
-    exposure = Text("–", justify="right")
-    if row.exposure is not None:
-        style = "bold red" if row.exposure >= HIGH else "yellow" if row.exposure >= MEDIUM else ""
-        exposure = Text(str(row.exposure), style=style, justify="right")
-    place = ", ".join(part for part in (row.city, row.country_code) if part)
-    return (
-        exposure,
-        Text((row.taken_at or "")[:10]),
-        Text(_clip(place, widths["place"])),
-        Text(str(row.people) if row.people else "", justify="right"),
-        Text(_clip((row.brands or "").replace(",", ", "), widths["brands"])),
-        Text("✓" if row.marked_safe else "", style="green"),
-        Text(_clip_left(shown(row.path), widths["path"])),
-    )
 
 
 class PhotosScreen(LibraryScreen):
@@ -143,11 +90,9 @@ class PhotosScreen(LibraryScreen):
         self.sort = "exposure"
         self.descending = True
         self.total = 0
-        self.rows: list[PhotoRow] = []
         self._shown: _Query | None = None
         self._paging = False
         self._debounce: Timer | None = None
-        self._widths: dict[str, int] = {}
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -157,41 +102,26 @@ class PhotosScreen(LibraryScreen):
         with Horizontal(id="photos-status"):
             yield Static("", id="photos-count")
             yield Static("", id="photos-filters", classes="muted")
-        yield DataTable[Text](id="photos-table", cursor_type="row", zebra_stripes=True)
+        yield PhotoTable(self.library.alert_threshold, id="photos-table")
         yield Footer()
 
     def on_mount(self) -> None:
         # Textual also runs LibraryScreen.on_mount (handlers run along the MRO): it starts the load.
-        self._layout_columns(self.app.size.width)
+        self._table.fit(self.app.size.width)
         self.watch(self._table, "scroll_y", self._on_scroll, init=False)
         self._describe()
 
     def on_resize(self, event: events.Resize) -> None:
-        self._layout_columns(event.size.width)
-
-    def _layout_columns(self, screen_width: int) -> None:
-        widths = column_widths(screen_width)
-        if widths == self._widths:
-            return
-        # Only on a resize: rebuilding is simpler than re-measuring DataTable columns in place.
-        self._widths = widths
-        table = self._table
-        cursor = table.cursor_row
-        table.clear(columns=True)
-        for key, label, _ in COLUMNS:
-            table.add_column(self._label(key, label), key=key, width=widths[key])
-        table.add_rows(_cells(row, widths) for row in self.rows)
-        if 0 < cursor < len(self.rows):
-            table.move_cursor(row=cursor)
+        self._table.fit(event.size.width)
 
     @property
-    def _table(self) -> DataTable[Text]:
-        return self.query_one("#photos-table", DataTable)
+    def _table(self) -> PhotoTable:
+        return self.query_one("#photos-table", PhotoTable)
 
     @property
     def paths(self) -> list[str]:
         """The loaded rows' paths, in table order."""
-        return [row.path for row in self.rows]
+        return self._table.paths
 
     def _query_now(self) -> _Query:
         return _Query(self.filters, self.sort, self.descending)
@@ -201,7 +131,8 @@ class PhotosScreen(LibraryScreen):
     def fetch(self) -> _Page:
         query = self._query_now()
         # A reload keeps what was already paged in, so the cursor's row is still there.
-        limit = max(PAGE, len(self.rows)) if query == self._shown else PAGE
+        loaded = len(self._table.photos)
+        limit = max(PAGE, loaded) if query == self._shown else PAGE
         rows = self.library.photos(query.filters, query.sort, query.descending, limit, 0)
         return _Page(query, rows, self.library.photo_count(query.filters), 0)
 
@@ -211,41 +142,21 @@ class PhotosScreen(LibraryScreen):
         table = self._table
         self.total = data.total
         rows = list({row.path: row for row in data.rows if row.path}.values())
-        if data.query != self._shown or len(self.rows) - len(rows) > PAGE:
+        if data.query != self._shown or len(table.photos) - len(rows) > PAGE:
             # New results (or far fewer): start again from the top.
-            self._shown, self.rows, self._paging = data.query, rows, False
-            table.clear()
-            table.add_rows(_cells(row, self._widths) for row in rows)
+            self._shown, self._paging = data.query, False
+            table.replace(rows)
         else:
-            self._rewrite(table, rows)
+            table.rewrite(rows)
         self._describe()
-
-    def _rewrite(self, table: DataTable[Text], rows: list[PhotoRow]) -> None:
-        """Same query, new data: change only the cells that differ, keep the cursor on its photo."""
-        current = self.rows[table.cursor_row].path if 0 <= table.cursor_row < len(self.rows) else None
-        keys = [row.key for row in table.ordered_rows]
-        for index, row in enumerate(rows[: len(keys)]):
-            if row == self.rows[index]:
-                continue
-            for (column, _, _), old, new in zip(
-                COLUMNS, _cells(self.rows[index], self._widths), _cells(row, self._widths), strict=True
-            ):
-                if old != new:
-                    table.update_cell(keys[index], column, new)
-        for key in keys[len(rows) :]:
-            table.remove_row(key)
-        table.add_rows(_cells(row, self._widths) for row in rows[len(keys) :])
-        self.rows = rows
-        paths = self.paths
-        if current is not None and current in paths and paths.index(current) != table.cursor_row:
-            table.move_cursor(row=paths.index(current), scroll=False)
 
     def _maybe_load_more(self) -> None:
         query = self._query_now()
-        if self._paging or query != self._shown or len(self.rows) >= self.total:
+        loaded = len(self._table.photos)
+        if self._paging or query != self._shown or loaded >= self.total:
             return
         self._paging = True
-        self._load_page(query, len(self.rows))
+        self._load_page(query, loaded)
 
     @work(thread=True, group="page")
     def _load_page(self, query: _Query, offset: int) -> None:
@@ -254,13 +165,9 @@ class PhotosScreen(LibraryScreen):
 
     def _append(self, page: _Page) -> None:
         self._paging = False
-        if not self.is_attached or page.query != self._shown or page.offset != len(self.rows):
+        if not self.is_attached or page.query != self._shown or page.offset != len(self._table.photos):
             return  # the filters changed or a reload replaced the rows meanwhile
-        # Rows can shift between pages while the daemon writes: never show a photo twice.
-        seen = set(self.paths)
-        new = [row for row in page.rows if row.path and row.path not in seen]
-        self.rows.extend(new)
-        self._table.add_rows(_cells(row, self._widths) for row in new)
+        self._table.extend(page.rows)
         self._describe()
 
     def _on_scroll(self) -> None:
@@ -271,13 +178,14 @@ class PhotosScreen(LibraryScreen):
 
     @on(DataTable.RowHighlighted, "#photos-table")
     def _on_highlight(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row >= len(self.rows) - PREFETCH:
+        if event.cursor_row >= len(self._table.photos) - PREFETCH:
             self._maybe_load_more()
 
     @on(DataTable.RowSelected, "#photos-table")
     def _on_select(self, event: DataTable.RowSelected) -> None:
-        if 0 <= event.cursor_row < len(self.rows):
-            self.shadowlens.open_photo(self.rows[event.cursor_row].path)
+        photos = self._table.photos
+        if 0 <= event.cursor_row < len(photos):
+            self.shadowlens.open_photo(photos[event.cursor_row].path)
 
     @on(DataTable.HeaderSelected, "#photos-table")
     def _on_header(self, event: DataTable.HeaderSelected) -> None:
@@ -298,10 +206,7 @@ class PhotosScreen(LibraryScreen):
             self.descending = not self.descending
         else:
             self.sort, self.descending = sort, DEFAULT_DESCENDING.get(sort, False)
-        table = self._table
-        for key, label, _ in COLUMNS:
-            table.columns[ColumnKey(key)].label = self._label(key, label)
-        table.notify_style_update()  # the public way to drop the header's render cache
+        self._table.show_order(self.sort, self.descending)
         self._requery()
 
     def action_min_exposure(self, step: int) -> None:
@@ -324,8 +229,7 @@ class PhotosScreen(LibraryScreen):
 
     @work(thread=True, group="safe-copy")
     def _safe_copies(self) -> None:
-        rows = self.library.photos(PhotoFilter(min_exposure=FLAGGED), limit=100_000)
-        run_safe_copies(self, self.library, [r.path for r in rows])
+        run_safe_copies(self, self.library, flagged_paths(self.library))
 
     def action_focus_search(self) -> None:
         self.query_one("#search", Input).focus()
@@ -356,18 +260,10 @@ class PhotosScreen(LibraryScreen):
         if filters != self.filters:
             self._requery(filters)
 
-    # -- labels --------------------------------------------------------------------------------
-
-    def _label(self, key: str, label: str) -> Text:
-        sort = SORT_BY_COLUMN[key]
-        # A cell is always reserved for the arrow so the columns don't jump when sorting.
-        arrow = ("▼" if self.descending else "▲") if sort == self.sort else " "
-        return Text(f"{label}{arrow}")
-
     def _describe(self) -> None:
         count = f"{self.total:,} photo{'' if self.total == 1 else 's'}"
         self.query_one("#photos-count", Static).update(count)
-        f = self.filters
+        f, loaded = self.filters, len(self._table.photos)
         parts = [f"sort {self.sort} {'▼' if self.descending else '▲'}"]
         if f.min_exposure:
             parts.append(f"exposure ≥ {f.min_exposure}")
@@ -379,6 +275,6 @@ class PhotosScreen(LibraryScreen):
             parts.append(f"kind {f.kind}")
         if f.folder:
             parts.append(f"in {f.folder}")
-        if self.rows and len(self.rows) < self.total:
-            parts.append(f"{len(self.rows):,} loaded")
+        if loaded and loaded < self.total:
+            parts.append(f"{loaded:,} loaded")
         self.query_one("#photos-filters", Static).update(Text(" · ".join(parts)))

@@ -2,8 +2,9 @@
 
 The TUI never imports detector or watcher code. Installed detectors come from entry-point
 metadata (``registry.discover()`` would import every detector module, models and all), and the
-models in use from the version strings the daemon stored with its detector runs, put into the
-same words as ``shadowlens doctor`` by ``daemon.detector_state``.
+models in use from the version strings the daemon stored with its detector runs (read by
+``index.reads.status``), put into the same words as ``shadowlens doctor`` by
+``analysis.states.describe``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any, ClassVar
 from rich.text import Text
 from shadowlens.daemon.analysis.states import DetectorState, describe
 from shadowlens.tui.base import LibraryScreen
-from shadowlens.tui.screens.alerts import ago, set_columns
-from shadowlens.tui.screens.dialogs import sync_table
-from sqlalchemy import text as sql
+from shadowlens.tui.formats import ago
+from shadowlens.tui.tables import set_columns, sync_table
 from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -26,13 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Static
 
 DETECTOR_GROUP = "shadowlens.detectors"  # = shadowlens.daemon.analysis.plugins.GROUP, without importing it
-# The runs of the newest analysed photo: a primary-key lookup, where a GROUP BY over all of
-# detector_runs would scan a row per photo and detector on every reload (once a second while
-# the daemon works). Each version reads "<version>+<model>+<model>...", "off" for no model.
-LATEST_RUNS = sql(
-    "SELECT detector, version FROM detector_runs WHERE photo_id = (SELECT MAX(photo_id) FROM detector_runs)"
-)
-# (key, label, width); the problem takes the rest (see alerts.set_columns).
+# (key, label, width); the problem takes the rest (see tables.set_columns).
 ERROR_COLUMNS = (("where", "Where", 28), ("stage", "Stage", 9), ("problem", "Problem", 0))
 
 
@@ -98,9 +92,7 @@ class StatusScreen(LibraryScreen):
 
     def fetch(self) -> dict[str, Any]:
         status = self.library.status()
-        with self.library.reader.engine.connect() as connection:
-            versions = {str(d): str(v) for d, v in connection.execute(LATEST_RUNS)}
-        status["models"] = models_in_use(installed_detectors(), versions)
+        status["models"] = models_in_use(installed_detectors(), status["detector_versions"])
         return status
 
     def show(self, data: Any) -> None:

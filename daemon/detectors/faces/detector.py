@@ -8,13 +8,27 @@ model re-analyses exactly the photos analysed without it.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from shadowlens.daemon.api import Detector, DetectorSettings, FaceFinding, Finding, Needs, PhotoContext
+from shadowlens.daemon.api import (
+    Detector,
+    DetectorSettings,
+    ExposureContext,
+    ExposurePoints,
+    FaceFinding,
+    Fact,
+    Finding,
+    Needs,
+    PhotoContext,
+    Reason,
+    ScrubBox,
+    StoredFinding,
+)
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.detectors.faces.roles import Chosen, choose
 from shadowlens.daemon.detectors.faces.types import FaceAttributes, RawFace
@@ -46,6 +60,61 @@ class FacesDetector(Detector):
     models_dir: ClassVar[Path | None] = None
     search_paths: ClassVar[tuple[Path, ...]] = ()
     ttl_seconds: ClassVar[float] = 300.0
+    # Faces reach the profile as faces (people, mood, children), not as facts.
+    counts: ClassVar[frozenset[str] | None] = frozenset({"face"})
+    reads: ClassVar[tuple[str, ...] | None] = ("age", "smiling", "expression.label")
+
+    @classmethod
+    def facts(cls, finding: StoredFinding) -> Iterable[Fact]:
+        return ()
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        children = others = 0
+        for face in findings:
+            if face.person_id is not None and face.person_id == context.owner:
+                continue  # your own face exposes no one else
+            age = face.attrs.get("age")
+            if context.is_child(face.person_id, float(age) if isinstance(age, int | float) else None):
+                children += 1
+            else:
+                others += 1
+        reasons = []
+        if children:
+            reasons.append(
+                Reason("child", points.child, _count(children, "a child's face", "children's faces"))
+            )
+        if others:
+            one, many = (
+                ("person other than you", "people other than you") if context.owner else ("person", "people")
+            )
+            reasons.append(Reason("other_people", points.other_people, _count(others, f"a {one}", many)))
+        return reasons
+
+    @classmethod
+    def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
+        if finding.bbox is None:
+            return ()
+        age = finding.attrs.get("age")
+        return (
+            ScrubBox(
+                finding.bbox, "face", finding.person_id, float(age) if isinstance(age, int | float) else None
+            ),
+        )
+
+    @classmethod
+    def shown(cls, finding: StoredFinding) -> str:
+        a = finding.attrs
+        expression = a.get("expression")
+        words = [
+            f"about {round(a['age'])}" if isinstance(a.get("age"), int | float) else None,
+            a.get("sex") if isinstance(a.get("sex"), str) else None,
+            expression.get("label") if isinstance(expression, dict) else None,
+            f"person {finding.person_id}" if finding.person_id is not None else None,
+        ]
+        return ", ".join(["face", *(w for w in words if w)])
 
     @classmethod
     def configure(cls, config: Config) -> None:
@@ -139,3 +208,7 @@ class FacesDetector(Detector):
             embedder=embedder.model_id if vector is not None else None,
             extra={"sex_confidence": attrs.sex_confidence} if attrs.sex_confidence is not None else {},
         )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return one if n == 1 else f"{n} {many}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 from shadowlens.daemon.api import (
@@ -9,14 +10,51 @@ from shadowlens.daemon.api import (
     CodeFinding,
     Detector,
     DetectorSettings,
+    ExposureContext,
+    ExposurePoints,
+    Fact,
     Finding,
+    FindingHooks,
+    Part,
     PhotoContext,
+    Reason,
+    StoredFinding,
     TextFinding,
 )
 from shadowlens.daemon.detectors.text.lexicon import Lexicon, Match, default_lexicon
 
+# Brands listed by name in a photo's reason; more only make the line longer.
+MAX_LISTED = 5
 
-class BrandsDetector(Detector):
+
+class BrandHooks(FindingHooks):
+    """How brand findings count, whoever found them (text, product codes, logos)."""
+
+    counts: ClassVar[frozenset[str] | None] = frozenset({"brand"})
+    reads: ClassVar[tuple[str, ...] | None] = ("category", "parent", "via")
+
+    @classmethod
+    def facts(cls, finding: StoredFinding) -> Iterable[Fact]:
+        category = finding.attrs.get("category")
+        return (("brand", finding.label), *((("brand_category", str(category)),) if category else ()))
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        names = tuple(Part(1, f.label, f.label) for f in findings)
+        if not names:
+            return []
+        return [Reason("brands", points.brands, "brands a marketer can read", parts=names, most=MAX_LISTED)]
+
+    @classmethod
+    def shown(cls, finding: StoredFinding) -> str:
+        a = finding.attrs
+        how = ", ".join(str(a[k]) for k in ("category", "via") if a.get(k))
+        return f"brand {finding.label}" + (f" ({how})" if how else "")
+
+
+class BrandsDetector(BrandHooks, Detector):
     name = "brands"
     version = "1"
     after = ("text", "codes")

@@ -6,12 +6,22 @@ with no text costs one small detection pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from shadowlens.daemon.api import Detector, DetectorSettings, Finding, Needs, PhotoContext, TextFinding
+from shadowlens.daemon.api import (
+    Detector,
+    DetectorSettings,
+    Finding,
+    Needs,
+    PhotoContext,
+    ScrubBox,
+    StoredFinding,
+    TextFinding,
+)
 from shadowlens.models.sessions import LazyModel, threads_per_worker
 
 
@@ -141,6 +151,16 @@ class OcrDetector(Detector):
     name = "text"
     version = "1"
     Settings: ClassVar[type[DetectorSettings]] = OcrSettings
+    # A line of text is no signal by itself: what it says counts through brands and personal data.
+    counts: ClassVar[frozenset[str] | None] = frozenset()
+
+    @classmethod
+    def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
+        return (ScrubBox(finding.bbox, "text"),) if finding.bbox else ()
+
+    @classmethod
+    def shown(cls, finding: StoredFinding) -> str:
+        return f'text "{finding.label}"'
 
     def __init__(self, settings: DetectorSettings) -> None:
         super().__init__(settings)

@@ -6,6 +6,7 @@ place that shows it outside the index (notifications, logs) uses the masked form
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -13,9 +14,15 @@ from shadowlens.daemon.api import (
     BBox,
     Detector,
     DetectorSettings,
+    ExposureContext,
+    ExposurePoints,
     Finding,
+    Part,
     PhotoContext,
     PlaceFinding,
+    Reason,
+    ScrubBox,
+    StoredFinding,
     TextFinding,
 )
 from shadowlens.daemon.detectors.text.pii import find_pii
@@ -37,11 +44,65 @@ def _union(boxes: list[BBox]) -> BBox | None:
     return (x0, y0, x1 - x0, y1 - y0)
 
 
+# The types that make a photo an identity or payment document, and those that are personal data,
+# in the words reasons use (never the value: reasons reach notifications and logs). URLs are neither.
+IDENTITY = {
+    "mrz": "passport/ID machine-readable zone",
+    "card": "payment card number",
+    "iban": "bank account (IBAN)",
+}
+PERSONAL = {
+    "email": "e-mail address",
+    "phone": "phone number",
+    "address": "street address",
+    "postcode": "postcode",
+    "date_of_birth": "date of birth",
+    "plate": "number plate",
+    "handle": "social media handle",
+}
+
+
 class PersonalDataDetector(Detector):
     name = "pii"
     version = "1"
     after = ("text", "place")
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
+    counts: ClassVar[frozenset[str] | None] = frozenset({"pii"})
+    reads: ClassVar[tuple[str, ...] | None] = ()
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        types = {f.label for f in findings}
+        reasons = []
+        identity = tuple(Part(1, t, words) for t, words in IDENTITY.items() if t in types)
+        if identity:
+            reasons.append(
+                Reason(
+                    "identity_document",
+                    points.identity_document,
+                    "identity or payment document",
+                    parts=identity,
+                    supersedes=frozenset({"document"}),
+                )
+            )
+        personal = tuple(Part(1, t, words) for t, words in PERSONAL.items() if t in types)
+        if personal:
+            reasons.append(
+                Reason("personal_data", points.personal_data, "readable personal data", parts=personal)
+            )
+        return reasons
+
+    @classmethod
+    def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
+        return (ScrubBox(finding.bbox, "personal_data"),) if finding.bbox else ()
+
+    @classmethod
+    def shown(cls, finding: StoredFinding) -> str:
+        words = IDENTITY.get(finding.label) or PERSONAL.get(finding.label) or finding.label
+        masked = finding.attrs.get("masked")
+        return f"{words}: {masked}" if masked else words
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         lines = [f for f in photo.findings if isinstance(f, TextFinding)]

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import Field
-from shadowlens.daemon.api import Detector, DetectorSettings, Finding, Needs, NudityFinding, PhotoContext
+from shadowlens.daemon.api import (
+    Detector,
+    DetectorSettings,
+    ExposureContext,
+    ExposurePoints,
+    Finding,
+    Needs,
+    NudityFinding,
+    PhotoContext,
+    Reason,
+    StoredFinding,
+)
 from shadowlens.models.sessions import LazyModel, threads_per_worker
 
 
@@ -48,6 +60,17 @@ class NudityDetector(Detector):
     name = "nudity"
     version = "1"
     Settings: ClassVar[type[DetectorSettings]] = NuditySettings
+    # Each hit counts as the fact ("nudity", its NudeNet class); exposed ones raise the reason.
+    counts: ClassVar[frozenset[str] | None] = frozenset({"nudity"})
+    reads: ClassVar[tuple[str, ...] | None] = ("exposed",)
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        if any(f.attrs.get("exposed") for f in findings):
+            return [Reason("nudity", points.nudity, "nudity or exposed skin")]
+        return []
 
     def __init__(self, settings: DetectorSettings) -> None:
         super().__init__(settings)

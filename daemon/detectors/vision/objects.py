@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 from shadowlens.daemon.api import BrandFinding, Detector, DetectorSettings, Finding, Needs, PhotoContext
 from shadowlens.daemon.config import Config
+from shadowlens.daemon.detectors.text.brands import BrandHooks
 from shadowlens.daemon.detectors.text.lexicon import default_lexicon, normalise
 from shadowlens.daemon.detectors.vision.yolo import YoloModel
 from shadowlens.daemon.paths import app_paths
@@ -72,6 +73,9 @@ class _YoloDetector(Detector):
 class ObjectsDetector(_YoloDetector):
     name = "objects"
     role = "objects"
+    # Each object counts as the fact ("object", its class name): the default facts hook.
+    counts: ClassVar[frozenset[str] | None] = frozenset({"object"})
+    reads: ClassVar[tuple[str, ...] | None] = ()
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         found, scale = self._detections(photo)
@@ -86,7 +90,7 @@ class ObjectsDetector(_YoloDetector):
         ]
 
 
-class LogosDetector(_YoloDetector):
+class LogosDetector(BrandHooks, _YoloDetector):
     name = "logos"
     role = "logos"
 

@@ -7,6 +7,7 @@ or passport has a machine-readable zone, a card number or the words printed on s
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -16,8 +17,13 @@ from shadowlens.daemon.api import (
     Detector,
     DetectorSettings,
     DeviceFinding,
+    ExposureContext,
+    ExposurePoints,
     Finding,
+    Part,
     PhotoContext,
+    Reason,
+    StoredFinding,
     TextFinding,
 )
 
@@ -77,6 +83,33 @@ class SceneDetector(Detector):
     version = "1"
     after = ("metadata", "text", "pii", "codes")
     Settings: ClassVar[type[DetectorSettings]] = SceneSettings
+    # Each scene counts as the fact ("scene", label): the default facts hook.
+    counts: ClassVar[frozenset[str] | None] = frozenset({"scene"})
+    reads: ClassVar[tuple[str, ...] | None] = ()
+
+    @classmethod
+    def exposure(
+        cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
+    ) -> list[Reason]:
+        labels = {f.label for f in findings}
+        reasons = []
+        if "id_card" in labels:
+            # Named first: the card is what the other detectors' parts (its MRZ, its number) are on.
+            card = (Part(0, "id_card", "an ID card or passport"),)
+            reasons.append(
+                Reason(
+                    "identity_document",
+                    points.identity_document,
+                    "identity or payment document",
+                    parts=card,
+                    supersedes=frozenset({"document"}),
+                )
+            )
+        if "document" in labels:
+            reasons.append(Reason("document", points.document, "a document (many lines of text)"))
+        if "screenshot" in labels:
+            reasons.append(Reason("screenshot", points.screenshot, "a screenshot (messages, accounts, apps)"))
+        return reasons
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         assert isinstance(self.settings, SceneSettings)

@@ -14,6 +14,7 @@ from typing import Any
 
 from shadowlens.daemon.index.db import make_engine
 from shadowlens.daemon.index.profile_writes import PROFILE_KEY
+from shadowlens.daemon.index.reads.findings import shown
 from shadowlens.daemon.index.schema import (
     Alert,
     DaemonState,
@@ -165,6 +166,7 @@ def _findings_by_photo(session: Session, ids: list[int]) -> dict[int, list[dict[
             }
             if f.kind == "face":
                 view["person_id"] = person_id
+            view["shown"] = shown(view)  # the detector's own words (its ``shown`` hook)
             out[f.photo_id].append(view)
     return out
 
