@@ -53,6 +53,7 @@ from shadowlens.daemon.analysis.hooks import (
     Reason,
     ScrubBox,
     StoredFinding,
+    document_reasons,
 )
 from shadowlens.daemon.config import ExposurePoints
 
@@ -82,5 +83,6 @@ __all__ = [
     "StoredFinding",
     "TextFinding",
     "TimeFinding",
+    "document_reasons",
     "first_of",
 ]

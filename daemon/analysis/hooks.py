@@ -231,6 +231,30 @@ class _Uninstalled(FindingHooks):
     reads = ()
 
 
+def document_reasons(
+    identity: tuple[Part, ...], personal: tuple[Part, ...], points: ExposurePoints
+) -> list[Reason]:
+    """The two reasons that readable documents raise, from whichever detector read them (the
+    personal-data detector in text, the codes detector in a QR code or a boarding pass): an
+    identity or payment document, which outranks a plain document, and readable personal data."""
+    reasons = []
+    if identity:
+        reasons.append(
+            Reason(
+                "identity_document",
+                points.identity_document,
+                "identity or payment document",
+                parts=identity,
+                supersedes=frozenset({"document"}),
+            )
+        )
+    if personal:
+        reasons.append(
+            Reason("personal_data", points.personal_data, "readable personal data", parts=personal)
+        )
+    return reasons
+
+
 def overrides(cls: type[FindingHooks], hook: str) -> bool:
     """Whether ``cls`` has its own ``hook`` rather than the default."""
     return bool(getattr(cls, hook).__func__ is not getattr(FindingHooks, hook).__func__)

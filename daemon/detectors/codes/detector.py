@@ -20,6 +20,7 @@ from shadowlens.daemon.api import (
     Reason,
     ScrubBox,
     StoredFinding,
+    document_reasons,
 )
 from shadowlens.daemon.detectors.codes.payloads import classify
 
@@ -51,25 +52,10 @@ class CodesDetector(Detector):
         cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
     ) -> list[Reason]:
         types = {_payload(f) for f in findings}
-        reasons = []
         # After the ID card (rank 0) and the personal data's own parts (rank 1), as a pass is read.
         identity = tuple(Part(2, t, words) for t, words in IDENTITY.items() if t in types)
-        if identity:
-            reasons.append(
-                Reason(
-                    "identity_document",
-                    points.identity_document,
-                    "identity or payment document",
-                    parts=identity,
-                    supersedes=frozenset({"document"}),
-                )
-            )
         personal = tuple(Part(1, t, words) for t, words in PERSONAL.items() if t in types)
-        if personal:
-            reasons.append(
-                Reason("personal_data", points.personal_data, "readable personal data", parts=personal)
-            )
-        return reasons
+        return document_reasons(identity, personal, points)
 
     @classmethod
     def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:

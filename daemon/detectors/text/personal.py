@@ -24,6 +24,7 @@ from shadowlens.daemon.api import (
     ScrubBox,
     StoredFinding,
     TextFinding,
+    document_reasons,
 )
 from shadowlens.daemon.detectors.text.pii import find_pii
 
@@ -75,24 +76,9 @@ class PersonalDataDetector(Detector):
         cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
     ) -> list[Reason]:
         types = {f.label for f in findings}
-        reasons = []
         identity = tuple(Part(1, t, words) for t, words in IDENTITY.items() if t in types)
-        if identity:
-            reasons.append(
-                Reason(
-                    "identity_document",
-                    points.identity_document,
-                    "identity or payment document",
-                    parts=identity,
-                    supersedes=frozenset({"document"}),
-                )
-            )
         personal = tuple(Part(1, t, words) for t, words in PERSONAL.items() if t in types)
-        if personal:
-            reasons.append(
-                Reason("personal_data", points.personal_data, "readable personal data", parts=personal)
-            )
-        return reasons
+        return document_reasons(identity, personal, points)
 
     @classmethod
     def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
