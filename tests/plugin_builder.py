@@ -103,3 +103,24 @@ class TattooDetector(Detector):
     def shown(cls, finding: StoredFinding) -> str:
         return f"tattoo: {finding.attrs.get('motif')} motif"
 """
+
+# Kills its process on photos named crash-*: how a native decoder's segfault looks to the pool.
+CRASHER = """
+from __future__ import annotations
+
+import os
+
+from shadowlens.daemon.api import Detector, Finding, PhotoContext
+
+
+class CrashDetector(Detector):
+    '''Kills its process on photos named crash-*, as a native decoder bug would.'''
+
+    name = "crasher"
+    version = "1"
+
+    def detect(self, photo: PhotoContext) -> list[Finding]:
+        if photo.path.name.startswith("crash-"):
+            os._exit(70)
+        return []
+"""

@@ -14,7 +14,7 @@ from shadowlens.daemon.service.unit import render
 from tests.conftest import Env, manifest_rows
 from tests.daemon_helpers import WatchProcess, query, wait_for
 from tests.foreground_watch import alive, children
-from tests.plugin_builder import SLEEPY, install_plugin
+from tests.plugin_builder import CRASHER, SLEEPY, install_plugin
 
 BURST = 2000
 
@@ -172,28 +172,6 @@ def test_service_install_dry_run_changes_nothing(env: Env) -> None:
     )
     assert not (env.root / "config" / "systemd").exists()
     assert "would run: systemctl --user disable --now" in env.run("service", "uninstall", "--dry-run").stderr
-
-
-CRASHER = """
-from __future__ import annotations
-
-import os
-
-from shadowlens.daemon.analysis.detector import Detector, PhotoContext
-from shadowlens.daemon.analysis.findings import Finding
-
-
-class CrashDetector(Detector):
-    '''Kills its worker process on photos named crash-*, as a native decoder bug would.'''
-
-    name = "crasher"
-    version = "1"
-
-    def detect(self, photo: PhotoContext) -> list[Finding]:
-        if photo.path.name.startswith("crash-"):
-            os._exit(70)
-        return []
-"""
 
 
 def test_a_photo_that_keeps_killing_workers_is_parked_and_the_daemon_goes_on(

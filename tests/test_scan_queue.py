@@ -18,29 +18,10 @@ from sqlalchemy import text
 
 from tests.conftest import SHADOWLENS, Env, small_jpeg
 from tests.daemon_helpers import query
-from tests.plugin_builder import SLEEPY, install_plugin
+from tests.plugin_builder import CRASHER, SLEEPY, install_plugin
 
 FAST = "".join(f"[detectors.{n}]\nenabled = false\n" for n in ("faces", "text", "codes", "nudity"))
 PHOTOS = 10
-CRASHER = """
-from __future__ import annotations
-
-import os
-
-from shadowlens.daemon.api import Detector, Finding, PhotoContext
-
-
-class CrashDetector(Detector):
-    '''Kills its process on photos named crash-*, as a native decoder bug would.'''
-
-    name = "crasher"
-    version = "1"
-
-    def detect(self, photo: PhotoContext) -> list[Finding]:
-        if photo.path.name.startswith("crash-"):
-            os._exit(70)
-        return []
-"""
 
 
 def _slow_library(env: Env, tmp_path: Path) -> tuple[Path, dict[str, str]]:
