@@ -7,7 +7,6 @@ detector sees, and every bbox refers to, the upright image. JPEGs are decoded at
 
 from __future__ import annotations
 
-import hashlib
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -16,6 +15,9 @@ from pathlib import Path
 import filetype
 import pillow_heif
 from PIL import Image, ImageFile, IptcImagePlugin, UnidentifiedImageError
+
+# One hashing loop for photos and model files (re-exported: the pipeline and scrub hash here).
+from shadowlens.models.registry import sha256_file as sha256_file
 
 pillow_heif.register_heif_opener()
 # We apply our own, configurable limit before decoding (see check_size).
@@ -46,7 +48,6 @@ RAW_EXTENSIONS = frozenset([".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw
 _IMAGE_MIME_PREFIX = "image/"
 # Below this, draft mode would hand detectors too few pixels to be useful.
 VERIFY_SIDE = 256
-HASH_CHUNK = 1 << 20
 
 
 class DecodeError(Exception):
@@ -64,14 +65,6 @@ def has_image_magic(head: bytes) -> bool:
         return False
     kind = filetype.guess(head)
     return kind is not None and str(kind.mime).startswith(_IMAGE_MIME_PREFIX)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
