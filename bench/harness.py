@@ -27,6 +27,13 @@ from corpus import Corpus
 
 T = TypeVar("T")
 XDG_VARS = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
+# The models `shadowlens models build` made in the real user's model directory, read before
+# run.py points the XDG variables at a scratch directory; rows name it in `[models] search_paths`.
+BUILT_MODELS = (
+    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "shadowlens" / "models"
+)
+# The package archives those models were built from (`shadowlens models build` keeps them).
+BUILT_ARCHIVES = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shadowlens" / "archives"
 
 
 @dataclass

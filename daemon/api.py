@@ -15,7 +15,8 @@ index) may move; these names stay:
     match them by key (``{ tattoo = ["anchor"] }``). Default: (kind, label);
   - ``exposure(findings, context, points) -> list[Reason]``: the reasons a photo's findings of
     this detector add to its exposure score, with the detector's default points
-    (``[alerts.points]`` overrides any code). Default: none;
+    (``[alerts.points]`` overrides any code). Default: none; ``exposure_sees`` names kinds of
+    the other detectors' findings of the photo it receives too (``{"face"}``: a child nearby);
   - ``scrub_boxes(finding) -> Iterable[ScrubBox]``: areas a safe copy pixelates ("face") or
     fills ("personal_data", "text"). Default: none;
   - ``shown(finding) -> str``: one line for people. Default: "kind label".

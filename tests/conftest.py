@@ -22,6 +22,33 @@ SHADOWLENS = Path(sys.executable).with_name("shadowlens")
 CLOCK_VAR = "SHADOWLENS_NOW"
 # The day the tests' libraries are looked at: after every photo they hold, and never today.
 LIBRARY_NOW = "2025-05-04T09:00:00+00:00"
+# The models `make test` built before the suite (`shadowlens models build`), in the real user's
+# model directory, read before any test isolates the XDG variables. A test account sees them only
+# when its config names this folder in `[models] search_paths` (see ``built_models_config``).
+BUILT_MODELS = (
+    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "shadowlens" / "models"
+)
+# Set by `make test`: the offline default set must be there, so a missing model fails, not skips.
+REQUIRE_BUILT_VAR = "SHADOWLENS_REQUIRE_BUILT_MODELS"
+
+
+def built_model_or_skip(model_id: str) -> Path:
+    """The verified file of a model `shadowlens models build` makes; skips (or fails under
+    `make test`) when it was not built."""
+    from shadowlens.models.registry import ModelUnavailable, Registry
+
+    try:
+        return Registry(BUILT_MODELS).path(model_id)
+    except ModelUnavailable as exc:
+        message = f"model {model_id} is not built ({exc}); run `make models` or `shadowlens models build`"
+        if os.environ.get(REQUIRE_BUILT_VAR):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def built_models_config() -> str:
+    """A config fragment that lets a test account use the built models."""
+    return f"[models]\nsearch_paths = [{json.dumps(str(BUILT_MODELS))}]\n"
 
 
 def corpus_or_skip() -> Path:

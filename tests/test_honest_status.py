@@ -26,7 +26,7 @@ from textual.widgets import Static
 from tests.conftest import Env, small_jpeg
 from tests.tui_support import library_of, until_loaded
 
-OBJECTS_FIX = "run `shadowlens models fetch yolo-objects`"
+OBJECTS_FIX = "run `shadowlens models build nanodet-coco`"
 
 
 def doctor_states(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -65,7 +65,11 @@ def test_faces_without_an_expression_model_say_they_estimate_from_landmarks() ->
     texts = {m.role: m.text for m in faces.models}
     assert texts["expression"] == "landmark estimate (dlib 68 points), fallback"
     assert texts["detector"] == "dlib-hog"
-    assert faces.models_text().startswith("detector=dlib-hog; embedder=dlib-resnet-128")
+    assert faces.models_text().startswith(
+        "detector=dlib-hog (built into dlib); embedder=dlib-resnet-128 (in the face_recognition_models package)"
+    )
+    assert faces.models_text().endswith("expression=landmark estimate (dlib 68 points), fallback")
+    assert faces.models_text(origin=False).startswith("detector=dlib-hog; embedder=dlib-resnet-128")
     assert describe("faces", "1+off+off+off+off").state == NO_MODEL
 
 
@@ -88,6 +92,7 @@ def test_doctor_says_what_really_runs(env: Env) -> None:
         assert expression == {
             "model": "dlib-landmarks-68",
             "text": "landmark estimate (dlib 68 points), fallback",
+            "origin": "",
         }
         assert "expression=landmark estimate (dlib 68 points), fallback" in text
 
@@ -184,7 +189,10 @@ def test_the_tui_status_says_the_same_as_doctor(env: Env, tmp_path: Path) -> Non
 
 
 def describe_faces(doctor: dict[str, dict[str, Any]]) -> str:
-    return "; ".join(f"{role}={model['text']}" for role, model in doctor["faces"]["models"].items())
+    return "; ".join(
+        f"{role}={model['text']}" + (f" ({model['origin']})" if model["origin"] else "")
+        for role, model in doctor["faces"]["models"].items()
+    )
 
 
 # ------------------------------------------------------------------------------- models verify

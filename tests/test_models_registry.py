@@ -67,7 +67,9 @@ def test_every_manifest_entry_is_well_formed() -> None:
                 continue
             assert re.fullmatch(r"[0-9a-f]{64}", file.sha256), f"{spec.id}/{file.name}"
             assert file.size > 0
-            assert file.url or file.archive_url or file.package, f"{spec.id}/{file.name} has no source"
+            assert file.url or file.archive_url or file.package or file.built, (
+                f"{spec.id}/{file.name} has no source"
+            )
     non_free = {s.id for s in specs if not s.free_for_any_use}
     assert {
         "insightface-antelopev2",

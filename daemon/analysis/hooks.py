@@ -175,6 +175,9 @@ class FindingHooks:
     # a million findings loads without parsing them all. Those two hooks see no bbox: where a
     # finding is counts only for scrub_boxes and shown.
     reads: ClassVar[tuple[str, ...] | None] = None
+    # Kinds of the other detectors' findings of the same photo that ``exposure`` also receives,
+    # after its own: children's things matter next to a child's face, which faces finds.
+    exposure_sees: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def facts(cls, finding: StoredFinding) -> Iterable[Fact]:

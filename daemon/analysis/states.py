@@ -25,9 +25,10 @@ DISABLED, CANNOT_LOAD = "disabled", "cannot load"
 ROLES: dict[str, tuple[str, ...]] = {
     "faces": ("detector", "embedder", "agesex", "expression"),
     "objects": ("objects",),
+    "labels": ("labels",),
     "logos": ("logos",),
 }
-ESSENTIAL = {"faces": "detector", "objects": "objects", "logos": "logos"}
+ESSENTIAL = {"faces": "detector", "objects": "objects", "labels": "labels", "logos": "logos"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class RoleModel:
     model: str | None  # the model id the detector chose, None when it has none
     text: str  # what runs, in words: an id, "none", "X (not usable)", or an estimate
     usable: bool = True  # False: the detector chose this model, but its files are not usable
+    origin: str = ""  # where the model comes from: "built from npm ...", "shipped in the ... package"
 
 
 @dataclass(frozen=True)
@@ -50,16 +52,19 @@ class DetectorState:
     def finds_nothing(self) -> bool:
         return self.state in (NO_MODEL, MODEL_PROBLEM)
 
-    def models_text(self) -> str:
-        """``detector=dlib-hog; ...``: semicolons, as a role's text may hold a comma."""
-        return "; ".join(f"{m.role}={m.text}" for m in self.models)
+    def models_text(self, origin: bool = True) -> str:
+        """``detector=dlib-hog (built into dlib); ...``: semicolons, as a role's text may hold a
+        comma. ``origin=False`` leaves out where each model comes from."""
+        return "; ".join(
+            f"{m.role}={m.text}" + (f" ({m.origin})" if origin and m.origin else "") for m in self.models
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "summary": self.summary,
             "fix": self.fix,
-            "models": {m.role: {"model": m.model, "text": m.text} for m in self.models},
+            "models": {m.role: {"model": m.model, "text": m.text, "origin": m.origin} for m in self.models},
         }
 
 
@@ -99,10 +104,11 @@ def _role_model(role: str, part: str) -> RoleModel:
         model_id = part.removeprefix("missing:")
         return RoleModel(role, model_id, f"{model_id} (not usable)", usable=False)
     spec = _specs().get(part)
+    origin = spec.origin if spec is not None else ""
     if spec is not None and role not in spec.roles and "landmarks68" in spec.roles:
         # faces' expression without an expression model: a smile measured on 68 landmarks.
         return RoleModel(role, part, f"landmark estimate ({spec.engine} 68 points), fallback")
-    return RoleModel(role, part, part)
+    return RoleModel(role, part, part, origin=origin)
 
 
 def model_fix(model_id: str) -> str:
@@ -119,7 +125,8 @@ def role_fix(role: str) -> str:
     fetchable = [s for s in _specs().values() if role in s.roles and s.fetchable]
     if not fetchable:
         return f"no {role} model can be fetched yet: none is pinned in the model manifest"
-    best = max(fetchable, key=lambda s: (s.free_for_any_use, s.quality))
+    # A model built offline from a package archive first: it needs no internet beyond the registries.
+    best = max(fetchable, key=lambda s: (s.free_for_any_use, s.package is not None, s.quality))
     return fix_for(best)
 
 

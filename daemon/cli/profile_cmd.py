@@ -45,6 +45,12 @@ def _print_profile(p: dict[str, Any]) -> None:
     echo(f"What your {p['photo_count']} photos tell a marketer (built {p['built_at']}):")
     for sentence in p["statements"] + [s["sentence"] for s in p["segments"]]:
         echo(f"  - {sentence}")
+    # Profiles built before "what you enjoy" existed have no such part.
+    enjoyed = (p.get("enjoyment") or {}).get("statements", [])
+    if enjoyed:
+        echo("\nWhat you enjoy (faces read by an expression model):")
+        for statement in enjoyed:
+            echo(f"  - {statement['sentence']}")
     owner = p.get("owner")
     if owner:
         echo(

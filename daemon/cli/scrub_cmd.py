@@ -91,6 +91,9 @@ def scrub(
         scrubber.close()
     if as_json:
         click.echo(json_text([r.as_dict() for r in reports], indent=2))
+    elif reports and reports[-1].verified_by:
+        # Which detectors re-ran on the copies, with their models: what "verified" means here.
+        say(f"verified by: {', '.join(reports[-1].verified_by)}")
     failed = sum(not r.ok for r in reports)
     if failed:
         say(f"{failed} of {len(reports)} photos failed; no copy was kept for them.", err=True)

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from shadowlens.daemon.config import ProfileSettings
+from shadowlens.daemon.profile.enjoyment import enjoyment
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habits import habits
 from shadowlens.daemon.profile.places import Place, Trip, cluster_places, find_trips
-from shadowlens.daemon.profile.segments import SegmentContext, evaluate, load_rules
+from shadowlens.daemon.profile.segments import SegmentContext, evaluate, installed_signal_keys, load_rules
 from shadowlens.daemon.profile.taste import brand_affinity, category_counts, mood, parent_counts
 
 MAX_SEEN_WITH = 10
@@ -75,10 +76,18 @@ def build_profile(
         return labels.get(photo.photo_id)
 
     paths = {f.photo_id: f.path for f in facts}
+
+    def path_of(photo_id: int) -> str:
+        return paths.get(photo_id, "")
+
     affinities = brand_affinity(facts, owner_id, now)
-    segments = evaluate(
-        facts, load_rules(settings.segments_file), SegmentContext(owner_id, trip_ids, place_of)
-    )
+    # A file of the user's own is checked against the installed detectors' fact keys (a typo
+    # would silently never fire); the packaged one is checked by the test suite, so that a
+    # detector that fails to load does not stop every profile.
+    known = installed_signal_keys() if settings.segments_file is not None else None
+    rules = load_rules(settings.segments_file, known)
+    segments = evaluate(facts, rules, SegmentContext(owner_id, trip_ids, place_of))
+    named = {p.id: p.name for p in persons if p.name}
     return {
         "built_at": now.isoformat(timespec="seconds"),
         "photo_count": len(facts),
@@ -89,8 +98,9 @@ def build_profile(
         "categories": category_counts(affinities),
         "parents": parent_counts(affinities),
         "mood": mood(facts, owner_id, place_of).as_dict(),
+        "enjoyment": enjoyment(facts, owner_id, place_of, named).as_dict(path_of),
         "habits": habits(facts).as_dict(),
-        "segments": [s.as_dict(lambda i: paths.get(i, "")) for s in segments],
+        "segments": [s.as_dict(path_of) for s in segments],
         "home": {"lat": home.lat, "lon": home.lon} if home else None,
         "child_persons": sorted(p.id for p in persons if p.child),
         "adult_persons": sorted(p.id for p in persons if p.child_override is False),

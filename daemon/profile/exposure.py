@@ -1,7 +1,9 @@
 """The 0-100 exposure score of one photo, with its reasons in plain words.
 
-The reasons come from the detectors (their ``exposure`` hooks, see analysis/hooks.py); this
-module only settles them: one reason per code however many detectors raise it (their parts
+The reasons come from the detectors (their ``exposure`` hooks, see analysis/hooks.py); a hook
+gets its own detector's findings of the photo, followed by the findings of the kinds it names in
+``exposure_sees`` from the other detectors (children's things matter next to a child's face,
+which the faces detector finds). This module only settles them: one reason per code however many detectors raise it (their parts
 listed once each, the points counted once), a reason's ``supersedes`` honoured, the points of
 ``[alerts.points]`` applied, and the total capped at 100. Reasons name kinds of data, never the
 values: they are shown in notifications and logs.
@@ -30,12 +32,14 @@ def score(
     mine: dict[str, list[StoredFinding]] = {}
     for finding in photo.findings:
         mine.setdefault(finding.detector, []).append(finding)
-    raised = [
-        reason
-        for name in hooks.scorers
-        if name in mine
-        for reason in hooks.of(name).exposure(mine[name], context, points)
-    ]
+    raised: list[Reason] = []
+    for name in hooks.scorers:
+        if name not in mine:
+            continue  # no finding of its own: nothing for it to say
+        hook = hooks.of(name)
+        sees = hook.exposure_sees
+        others = [f for f in photo.findings if f.detector != name and f.kind in sees] if sees else []
+        raised += hook.exposure([*mine[name], *others], context, points)
     reasons = [r for r in settle(raised, points) if r.points > 0]
     return min(100, sum(r.points for r in reasons)), reasons
 

@@ -9,13 +9,14 @@ the index, ``scrub`` a fresh analysis of a copy, and both get the same record fo
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from shadowlens.daemon.analysis.findings import CHILD_AGE
-from shadowlens.daemon.analysis.hooks import Fact, Hooks, StoredFinding
-from shadowlens.daemon.analysis.plugins import discover
+from shadowlens.daemon.analysis.hooks import Fact, FindingHooks, Hooks, StoredFinding, overrides
+from shadowlens.daemon.analysis.plugins import DetectorInfo, discover
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +80,65 @@ class PhotoFacts:
 
 
 @functools.cache
+def _installed() -> dict[str, DetectorInfo]:
+    return discover()
+
+
+@functools.cache
 def installed_hooks() -> Hooks:
     """The hooks of every installed detector, found once per process."""
-    return Hooks({name: info.cls for name, info in discover().items() if info.cls is not None})
+    return Hooks({name: info.cls for name, info in _installed().items() if info.cls is not None})
+
+
+class _EveryAttr(Mapping[str, Any]):
+    """Attrs that answer every key: run through a ``facts`` hook, a finding with these shows
+    every fact key the hook can give (a brand's "brand_category" only comes with a category)."""
+
+    def __getitem__(self, key: str) -> str:
+        return "probe"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def fact_keys(hooks: Hooks) -> frozenset[str] | None:
+    """Every fact key the detectors of ``hooks`` can give, or None when one of them cannot say.
+
+    A detector with the default ``facts`` gives its counted kinds (("object", "dog")); one with
+    its own hook is asked with a probe finding of each counted kind. A detector that counts every
+    kind with the default hook, or whose hook fails on the probe, can give any key: None."""
+    keys: set[str] = set()
+    for name, cls in sorted(hooks.classes.items()):
+        own = _keys_of(name, cls)
+        if own is None:
+            return None
+        keys |= own
+    return frozenset(keys)
+
+
+def _keys_of(name: str, cls: type[FindingHooks]) -> frozenset[str] | None:
+    if not overrides(cls, "facts"):
+        return cls.counts
+    keys: set[str] = set()
+    for kind in sorted(cls.counts) if cls.counts is not None else ["?"]:
+        probe = StoredFinding(name, kind, "probe", attrs=_EveryAttr())
+        try:
+            keys.update(str(key) for key, _ in cls.facts(probe))
+        except Exception:  # a plugin's hook that needs real attrs: its keys are unknown
+            return None
+    return frozenset(keys)
+
+
+@functools.cache
+def installed_fact_keys() -> frozenset[str] | None:
+    """The fact keys of the installed detectors; None when a registered detector failed to
+    import (its keys are unknown, so no key can be called a typo)."""
+    if any(info.cls is None for info in _installed().values()):
+        return None
+    return fact_keys(installed_hooks())
 
 
 # One object per distinct set of facts, shared by every photo that has it: a library repeats a
@@ -186,4 +243,13 @@ def local_time(value: str | None) -> datetime | None:
         return None
 
 
-__all__ = ["CHILD_AGE", "BrandHit", "FaceFact", "PhotoCore", "PhotoFacts", "photo_facts"]
+__all__ = [
+    "CHILD_AGE",
+    "BrandHit",
+    "FaceFact",
+    "PhotoCore",
+    "PhotoFacts",
+    "fact_keys",
+    "installed_fact_keys",
+    "photo_facts",
+]

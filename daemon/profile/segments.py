@@ -5,29 +5,35 @@ The rules are data so that a reader can see, and change, exactly why the profile
 segment. This module only loads and checks them, then counts the photos that match each rule. A
 signal is one of a few flags the profile works out (a child's face, a trip, the night, the place)
 or the key of any fact a detector gives (``{ object = ["dog"] }``, ``{ tattoo = ["anchor"] }``).
+Given the keys the installed detectors give, a key that is none of them is refused as a typo:
+a misspelt key would otherwise match nothing, and its segment would silently never fire.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import tomllib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shadowlens.daemon.profile.facts import CHILD_AGE, PhotoFacts
+from shadowlens.daemon.profile.facts import CHILD_AGE, PhotoFacts, installed_fact_keys
 from shadowlens.daemon.profile.taste import newest_first
 
 RULES = Path(__file__).resolve().parents[1] / "data" / "segments.toml"
 # The profile's own signals; any other key is a fact key (see the detectors' ``facts`` hooks).
 FLAG_SIGNALS = frozenset({"child_face", "trip", "night"})
 PLACE_SIGNAL = "place_label"
-SEGMENT_KEYS = frozenset({"title", "sentence", "signals", "saturation", "min_photos", "min_share"})
+SEGMENT_KEYS = frozenset(
+    {"title", "sentence", "signals", "saturation", "min_photos", "min_days", "min_share"}
+)
 NIGHT_HOURS = range(0, 5)  # 00:00 to 04:59
 MAX_EVIDENCE = 50
 DEFAULT_SATURATION = 10.0
 DEFAULT_MIN_PHOTOS = 2
+DEFAULT_MIN_DAYS = 1
 # 1 - exp(-K) = 0.9: confidence reaches 0.9 when the evidence count equals the rule's saturation
 K = math.log(10)
 
@@ -51,6 +57,8 @@ class SegmentRule:
     saturation: float = DEFAULT_SATURATION
     min_photos: int = DEFAULT_MIN_PHOTOS
     min_share: float | None = None
+    # distinct dates the dated evidence must span: a habit, not one afternoon's burst of photos
+    min_days: int = DEFAULT_MIN_DAYS
 
 
 @dataclass(frozen=True)
@@ -85,10 +93,18 @@ class _Malformed(Exception):
         super().__init__(f"{where}: {problem}")
 
 
-def _signal(where: str, raw: object) -> Signal:
+def _signal(where: str, raw: object, known: Collection[str] | None) -> Signal:
     if not isinstance(raw, dict) or len(raw) != 1:
         raise _Malformed(where, "a signal must be a table with exactly one key, e.g. { object = ['dog'] }")
     [(kind, value)] = raw.items()
+    if known is not None and kind not in known:
+        # cutoff 0: always name the closest key, however far, so the line says what would work
+        [close] = difflib.get_close_matches(kind, sorted(known), n=1, cutoff=0) or ["none"]
+        raise _Malformed(
+            where,
+            f"unknown signal '{kind}': no installed detector gives it and it is not a profile flag"
+            f" (nearest known: '{close}')",
+        )
     if kind in FLAG_SIGNALS:
         if value is not True:
             raise _Malformed(where, f"signal '{kind}' must be true")
@@ -112,7 +128,7 @@ def _int(where: str, raw: dict[str, object], key: str, default: int) -> int:
     return value
 
 
-def _rule(name: str, raw: object) -> SegmentRule:
+def _rule(name: str, raw: object, known: Collection[str] | None = None) -> SegmentRule:
     where = f"segments.{name}"
     if not isinstance(raw, dict):
         raise _Malformed(where, "must be a table")
@@ -135,6 +151,9 @@ def _rule(name: str, raw: object) -> SegmentRule:
     min_photos = _int(where, raw, "min_photos", DEFAULT_MIN_PHOTOS)
     if min_photos < 1:
         raise _Malformed(f"{where}.min_photos", "must be at least 1")
+    min_days = _int(where, raw, "min_days", DEFAULT_MIN_DAYS)
+    if min_days < 1:
+        raise _Malformed(f"{where}.min_days", "must be at least 1")
     min_share = _float(where, raw, "min_share", 0.0) if "min_share" in raw else None
     if min_share is not None and not 0 <= min_share <= 1:
         raise _Malformed(f"{where}.min_share", "must be between 0 and 1")
@@ -142,15 +161,30 @@ def _rule(name: str, raw: object) -> SegmentRule:
         name=name,
         title=raw["title"].strip(),
         sentence=raw["sentence"].strip(),
-        signals=tuple(_signal(f"{where}.signals[{i}]", s) for i, s in enumerate(signals)),
+        signals=tuple(_signal(f"{where}.signals[{i}]", s, known) for i, s in enumerate(signals)),
         saturation=saturation,
         min_photos=min_photos,
         min_share=min_share,
+        min_days=min_days,
     )
 
 
-def load_rules(path: Path | None = None) -> list[SegmentRule]:
-    """The rules in `path` (default: the packaged segments.toml); ValueError with one line if malformed."""
+def signal_keys(fact_keys: Collection[str] | None) -> frozenset[str] | None:
+    """The signal keys a rule may use: the profile's own flags and the given fact keys; None
+    (anything goes) when the fact keys are unknown."""
+    if fact_keys is None:
+        return None
+    return frozenset(fact_keys) | FLAG_SIGNALS | {PLACE_SIGNAL}
+
+
+def installed_signal_keys() -> frozenset[str] | None:
+    """The signal keys of the installed detectors (see ``facts.installed_fact_keys``)."""
+    return signal_keys(installed_fact_keys())
+
+
+def load_rules(path: Path | None = None, known_keys: Collection[str] | None = None) -> list[SegmentRule]:
+    """The rules in `path` (default: the packaged segments.toml); ValueError with one line if
+    malformed. With ``known_keys`` (see ``signal_keys``), any other signal key is refused."""
     path = path or RULES
     try:
         with path.open("rb") as handle:
@@ -158,7 +192,7 @@ def load_rules(path: Path | None = None) -> list[SegmentRule]:
         segments = document.get("segments")
         if not isinstance(segments, dict) or not segments:
             raise _Malformed("segments", "missing: the file needs at least one [segments.<name>] table")
-        return [_rule(name, raw) for name, raw in segments.items()]
+        return [_rule(name, raw, known_keys) for name, raw in segments.items()]
     except (_Malformed, tomllib.TOMLDecodeError) as error:
         raise ValueError(f"{path.name}: {error}") from None
 
@@ -201,6 +235,11 @@ class _FactIndex:
         return found
 
 
+def _days(photos: Sequence[PhotoFacts]) -> int:
+    """Distinct dates among the dated photos: undated ones cannot show a habit."""
+    return len({p.taken_at.date() for p in photos if p.taken_at is not None})
+
+
 def confidence(evidence_count: int, rule: SegmentRule) -> float:
     """0 below min_photos; then 1 - exp(-ln(10) * n / saturation), so n = saturation gives 0.9."""
     if evidence_count < rule.min_photos:
@@ -224,6 +263,8 @@ def evaluate(
         # the epsilon keeps an exact share (6 of 40 at 0.15) from failing on float rounding
         if rule.min_share is not None and len(evidence) < rule.min_share * dated - 1e-9:
             continue  # a habit needs to be a real share of the library, not a few late parties
+        if rule.min_days > 1 and _days(evidence) < rule.min_days:
+            continue  # one outing (a dog at the park, a car show) is not a habit
         score = confidence(len(evidence), rule)
         if score <= 0:
             continue

@@ -76,6 +76,8 @@ class ScrubReport:
     before_from: str = "analysis"
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # The detectors that analysed the copy, each with the models it ran ("objects 1+nanodet-coco").
+    verified_by: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +163,7 @@ class Scrubber:
             covered = self._needed({f.detector for f, _ in faces + filled})
             edits = Edits(options.strip_metadata, face_boxes, text_boxes, redacted, covered)
             [result] = self.pipeline.analyse([temp], force=True)
+            report.verified_by = [f"{run.detector} {run.version}" for run in result.runs if not run.error]
             report.problems += check(result, temp, edits, hooks)
             after = carry_persons(stored(result), before)
             report.exposure_after, reasons = score(

@@ -50,7 +50,9 @@ def start_lines(watch_modes: Mapping[str, str], workers: int, states: Sequence[D
         f"watching {folders} with {workers} worker process{'es' if workers != 1 else ''}",
         "detectors: " + (", ".join(s.name for s in ordered) or "none enabled"),
     ]
-    with_models = [f"{s.name} {s.models_text()}" for s in ordered if s.models and not s.finds_nothing]
+    with_models = [
+        f"{s.name} {s.models_text(origin=False)}" for s in ordered if s.models and not s.finds_nothing
+    ]
     if with_models:
         lines.append("models: " + "; ".join(with_models) + " (details: shadowlens doctor)")
     lines += [f"{s.name}: {s.summary}" for s in ordered if s.finds_nothing]

@@ -77,6 +77,9 @@ def _sentences(profile: dict[str, Any]) -> str:
         f"• {s['sentence']} [dim](confidence {s['confidence']:.0%})[/dim]"
         for s in profile.get("segments", [])
     ]
+    # Only with enough faces read by an expression model; older profiles have no such part.
+    enjoyed = (profile.get("enjoyment") or {}).get("statements", [])
+    lines += [f"• {s['sentence']} [dim]({len(s['evidence'])} photos)[/dim]" for s in enjoyed]
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from shadowlens.daemon.detectors.faces.attributes import (
     FerExpression,
     InsightfaceGenderAge,
     LandmarkExpression,
+    MiniXceptionExpression,
 )
 from shadowlens.daemon.detectors.faces.embedders import DlibEmbedder, OnnxEmbedder
 from shadowlens.daemon.detectors.faces.finders import DlibHogDetector, ScrfdDetector, YunetDetector
@@ -87,6 +88,8 @@ def build(registry: Registry, role: str, spec: ModelSpec, settings: Any, ttl: fl
     if role == "expression":
         if "landmarks68" in spec.roles:
             return LandmarkExpression(spec.id, registry.path(spec.id), ttl)
+        if engine == "mini_xception":
+            return MiniXceptionExpression(spec.id, registry.path(spec.id), ttl)
         return FerExpression(spec.id, registry.path(spec.id), ttl)
     raise ModelUnavailable(f"model {spec.id} ({engine}) cannot serve the {role} role")
 
