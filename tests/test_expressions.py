@@ -3,10 +3,11 @@
 Measured on the 140 labelled faces of ``../shared/samples/expressions`` (7 classes, 20 each), run
 through the faces detector with the built models (HOG finds 108 of them; the rest are small tight
 crops, whose whole image is then the face box). Split by sorted file name: even positions
-calibrated the smiling threshold, odd positions are held out. Measured (threshold 0.80):
+calibrated the smiling threshold, odd positions are held out. Accuracy is of the top class;
+smiling is P(happy) >= the threshold. Measured (threshold 0.80):
 
     half         accuracy  smiling precision  smiling recall
-    calibration  0.429     1.00 (9 of 9)      0.82
+    calibration  0.443     1.00 (9 of 9)      0.82
     held-out     0.429     0.80 (4 of 5)      0.44
 
 The issue's goal of 0.6 accuracy is not reached: these are hard, loosely labelled faces (the
@@ -133,7 +134,9 @@ def calibrated_threshold(faces: list[Face]) -> float:
 def test_the_threshold_is_the_calibration_half_s_own(samples: list[Face]) -> None:
     assert calibrated_threshold(samples[0::2]) == MiniXceptionExpression.SMILE_THRESHOLD
     assert all(f.smiling == (f.happy >= MiniXceptionExpression.SMILE_THRESHOLD) for f in samples)
-    assert all(f.smiling == (f.label == "happy") for f in samples), "smiling and the label agree"
+    # The label is the model's own top class: smiling implies it, not the other way round.
+    assert all(f.label == "happy" for f in samples if f.smiling)
+    assert any(f.label == "happy" and not f.smiling for f in samples), "a hesitant happy is not smiling"
 
 
 @pytest.mark.parametrize(

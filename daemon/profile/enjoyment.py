@@ -1,6 +1,6 @@
 """What you enjoy: where, doing what and with whom your face looks happiest, as a marketer reads it.
 
-Each face read by a 7-class expression model is happy (its top class is "happy") or not. Faces are
+Each face read by a 7-class expression model is smiling (the calibrated ``smiling``) or not. Faces are
 grouped by what the photo shows (activities: the labels detector's categories and groups of COCO
 objects), where it was taken (home, work, trips, a city) and who is with you (alone, with other
 people, with a person you named). A group's share of happy faces is compared with all the other
@@ -136,8 +136,13 @@ class Enjoyment:
 
 
 def happy_or_not(face: FaceFact) -> bool | None:
-    """Whether a face is happy per a 7-class expression model; None for any other reading."""
-    return face.expression == "happy" if face.expression in SEVEN_CLASSES else None
+    """Whether a face read by a 7-class expression model is smiling; None for any other reading.
+
+    ``smiling`` is the calibrated claim (P(happy) above a threshold chosen for precision), not the
+    top class: a hesitant "happy" counts as not smiling rather than inflate the share."""
+    if face.expression not in SEVEN_CLASSES:
+        return None
+    return bool(face.smiling) if face.smiling is not None else face.expression == "happy"
 
 
 def wilson(successes: int, trials: int) -> tuple[float, float]:

