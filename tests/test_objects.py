@@ -81,9 +81,15 @@ def test_yolo_output_is_decoded_thresholded_suppressed_and_mapped_to_full_size(t
     found = [f for f in detector.detect(_photo(tmp_path)) if isinstance(f, ObjectFinding)]
     assert [(f.label, f.confidence) for f in found] == [("person", 0.9), ("dog", 0.75)]
     # 640 input px = 1280 working px = 2560 full-size px (x4); the letterbox band is 160 input px.
+    # The person's box starts 60 input px up in the band above the image: it is clipped at the top
+    # edge, as a box outside the photo is nothing a safe copy or the TUI could draw.
     person = found[0].bbox
     assert person is not None
-    assert np.allclose(person, ((320 - 50) * 4, (200 - 100 - 160) * 4, 100 * 4, 200 * 4))
+    top, bottom = (200 - 100 - 160) * 4, (200 + 100 - 160) * 4
+    assert top < 0
+    assert np.allclose(person, ((320 - 50) * 4, 0, 100 * 4, bottom))
+    dog = found[1].bbox
+    assert dog is not None and np.allclose(dog, ((500 - 40) * 4, (400 - 30 - 160) * 4, 80 * 4, 60 * 4))
 
 
 def test_a_logo_model_gives_brands_via_logo(tmp_path: Path) -> None:

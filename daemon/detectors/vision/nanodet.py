@@ -20,8 +20,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from shadowlens.daemon.detectors.vision.yolo import Detection, letterbox
-from shadowlens.models.sessions import InferenceSession, LazyModel, onnx_session
+from shadowlens.daemon.detectors.vision.yolo import BoxModel, Detection, in_image, letterbox
+from shadowlens.models.sessions import InferenceSession
 
 # NanoDet's normalisation, in BGR order (its configs' ``normalize``).
 MEAN_BGR = (103.53, 116.28, 123.675)
@@ -78,7 +78,9 @@ def decode(
     return xywh[chosen], best[chosen], cls[chosen]
 
 
-class NanodetModel(LazyModel):
+class NanodetModel(BoxModel):
+    default_side = DEFAULT_SIDE
+
     def __init__(
         self,
         model_id: str,
@@ -92,19 +94,13 @@ class NanodetModel(LazyModel):
         std: Sequence[float] = STD_BGR,
         reg_max: int = REG_MAX,
     ) -> None:
-        super().__init__(ttl)
-        self.model_id, self.path, self.labels = model_id, path, labels
-        self.threshold, self.iou, self.reg_max = threshold, iou, reg_max
+        super().__init__(model_id, path, labels, threshold, iou, ttl, session)
+        self.reg_max = reg_max
         self.mean, self.std = tuple(mean), tuple(std)
-        self._injected = session
-        self._session: InferenceSession | None = None
-        self.side = DEFAULT_SIDE
         self._heads: dict[int, tuple[str, str]] = {}
 
     def _load(self) -> None:
-        session = self._injected or onnx_session(self.path)
-        shape = session.get_inputs()[0].shape
-        self.side = int(shape[-1]) if isinstance(shape[-1], int) else DEFAULT_SIDE
+        session = self._open()
         found: dict[tuple[str, int], str] = {}
         for output in session.get_outputs():
             match = HEAD.match(output.name)
@@ -119,9 +115,6 @@ class NanodetModel(LazyModel):
         self._heads = {s: (found[("scores", s)], found[("boxes", s)]) for s in strides}
         self._session = session
 
-    def _unload(self) -> None:
-        self._session = None
-
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         """Objects in ``rgb`` (H x W x 3, uint8), boxes in its pixels, the most confident first."""
         with self.using():
@@ -132,17 +125,4 @@ class NanodetModel(LazyModel):
         by_name = dict(zip(names, values, strict=True))
         heads = {s: (by_name[sc][0], by_name[bx][0]) for s, (sc, bx) in self._heads.items()}
         xywh, scores, classes = decode(heads, self.side, self.threshold, self.iou, self.reg_max)
-        height, width = rgb.shape[:2]
-        found = []
-        for (x, y, w, h), score, cls in zip(xywh, scores, classes, strict=True):
-            # Back to the image's pixels, clipped to it: a box may reach into the letterbox's padding.
-            x0, y0 = max(0.0, (x - offset[0]) / scale), max(0.0, (y - offset[1]) / scale)
-            x1, y1 = (
-                min(float(width), (x + w - offset[0]) / scale),
-                min(float(height), (y + h - offset[1]) / scale),
-            )
-            if x1 <= x0 or y1 <= y0:
-                continue
-            label = self.labels[cls] if cls < len(self.labels) else str(int(cls))
-            found.append(Detection(label, float(score), (x0, y0, x1 - x0, y1 - y0)))
-        return sorted(found, key=lambda d: -d.score)
+        return in_image(xywh, scores, classes, self.labels, scale, offset, (rgb.shape[1], rgb.shape[0]))
