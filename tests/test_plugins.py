@@ -94,6 +94,7 @@ INKED_SEGMENTS = """
 [segments.inked]
 title = "Has tattoos"
 sentence = "You have tattoos: {count} photos"
+why = "A tattoo seen in your photos is on you or someone close"
 signals = [{ tattoo = ["anchor"] }]
 min_photos = 1
 """

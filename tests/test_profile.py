@@ -39,8 +39,8 @@ def shots() -> list[Shot]:
         (datetime(2025, 3, 3, 10, 0), ["Starbucks"]),
         (datetime(2025, 3, 4, 11, 30), ["Starbucks"]),
         (datetime(2025, 3, 5, 14, 0), ["Starbucks"]),
-        (datetime(2025, 3, 6, 15, 0), []),
-        (datetime(2025, 3, 7, 16, 0), []),
+        (datetime(2025, 3, 10, 15, 0), []),
+        (datetime(2025, 3, 11, 16, 0), []),
     ]
     rome = [datetime(2025, 4, 10, 12, 0), datetime(2025, 4, 11, 15, 0), datetime(2025, 4, 12, 18, 0)]
     library = [Shot(f"home{i}.jpg", when, *near(HOME, i), lines=t) for i, (when, t) in enumerate(home)]

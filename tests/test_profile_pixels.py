@@ -260,10 +260,12 @@ def test_a_typo_key_is_refused_in_one_line_naming_the_segment_and_the_nearest_ke
     )
     # The profile's own flags are always known; an unknown set of keys checks nothing.
     path.write_text(
-        '[segments.x]\ntitle = "X"\nsentence = "{count}"\nsignals = [{ trip = true }, { place_label = ["home"] }]\n'
+        '[segments.x]\ntitle = "X"\nsentence = "{count}"\nwhy = "w"\nsignals = [{ trip = true }, { place_label = ["home"] }]\n'
     )
     assert len(load_rules(path, known)) == 1
-    path.write_text('[segments.x]\ntitle = "X"\nsentence = "{count}"\nsignals = [{ tattoo = ["anchor"] }]\n')
+    path.write_text(
+        '[segments.x]\ntitle = "X"\nsentence = "{count}"\nwhy = "w"\nsignals = [{ tattoo = ["anchor"] }]\n'
+    )
     assert len(load_rules(path, None)) == 1
 
 

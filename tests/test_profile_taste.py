@@ -228,46 +228,55 @@ SIGNAL_RULES = """
 [segments.by_category]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ brand_category = ["Alcohol"] }]
 min_photos = 1
 [segments.by_brand]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ brand = ["coca-cola"] }]
 min_photos = 1
 [segments.by_object]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ object = ["dog"] }]
 min_photos = 1
 [segments.by_scene]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ scene = ["id_card"] }]
 min_photos = 1
 [segments.by_code]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ code = ["boarding_pass"] }]
 min_photos = 1
 [segments.by_child]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ child_face = true }]
 min_photos = 1
 [segments.by_trip]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ trip = true }]
 min_photos = 1
 [segments.by_night]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ night = true }]
 min_photos = 1
 [segments.by_place]
 title = "t"
 sentence = "{count} photos"
+why = "w"
 signals = [{ place_label = ["home"] }]
 min_photos = 1
 """
@@ -369,7 +378,7 @@ def test_night_owl_needs_a_share_of_the_dated_photos() -> None:
     assert evaluate(nights[:4], [night_owl], context) == []  # every photo, but fewer than min_photos
 
 
-GOOD_SEGMENT = '[segments.x]\ntitle = "X"\nsentence = "{count}"\n'
+GOOD_SEGMENT = '[segments.x]\ntitle = "X"\nsentence = "{count}"\nwhy = "w"\n'
 
 
 @pytest.mark.parametrize(

@@ -14,12 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from shadowlens.daemon import clock
+from shadowlens.daemon.wording import plural, rate_per_week
+
+__all__ = ["ago", "plural", "rate_per_week", "risk_style"]
 
 HIGH, MEDIUM, LOW = "bold red", "yellow", ""
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def risk_style(score: int | None, threshold: int, low: str = LOW) -> str:

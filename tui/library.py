@@ -105,11 +105,18 @@ class Library:
     def person_faces(self, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
         return browse.person_faces(self.reader.engine, person_id, limit)
 
+    def photos_by_id(self, photo_ids: list[int]) -> list[PhotoRow]:
+        return browse.photos_by_id(self.reader.engine, photo_ids)
+
     def photos_near(self, lat: float, lon: float, radius_m: float) -> list[PhotoRow]:
         return browse.photos_near(self.reader.engine, lat, lon, radius_m)
 
     def alerts(self, include_all: bool = False) -> list[dict[str, Any]]:
         return self.reader.alerts(include_all, limit=500)
+
+    def detector_versions(self) -> dict[str, str]:
+        """Each detector's version (with its models) as of the newest analysed photo."""
+        return status.detector_versions(self.reader.engine)
 
     def status(self) -> dict[str, Any]:
         return status.status_report(self.reader, self.state_dir, self.index_path)

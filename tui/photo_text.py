@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from shadowlens.daemon.wording import device_name
 from shadowlens.tui.formats import risk_style
 from shadowlens.tui.pictures import colour_of
 
@@ -28,7 +29,7 @@ def summary(info: dict[str, Any] | None, threshold: int) -> Text:
     facts = [
         (info.get("taken_at") or "").replace("T", " ")[:16],
         ", ".join(str(v) for v in (place.get("city"), place.get("admin"), place.get("country_code")) if v),
-        " ".join(str(v) for v in (device.get("make"), device.get("model")) if v),
+        device_name(device.get("make"), device.get("model")) or "",
         f"{info['width']}×{info['height']}" if info.get("width") else "",
     ]
     out.append("\n" + " · ".join(fact for fact in facts if fact), style="dim")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from shadowlens.daemon.index.reads.browse import PhotoFilter
+from shadowlens.tui.formats import plural
 from shadowlens.tui.library import Library, default_safe_copies_dir
 from textual.screen import Screen
 
@@ -36,7 +37,7 @@ def run_safe_copies(screen: Screen[None], library: Library, paths: list[str]) ->
         r = good[0]
         message = f"Safe copy: exposure {r['exposure_before']} → {r['exposure_after']}\n{r['copy']}"
     else:
-        message = f"{len(good)} safe copies in {default_safe_copies_dir()}"
+        message = f"{plural(len(good), 'safe copy', 'safe copies')} in {default_safe_copies_dir()}"
     if bad:
         first = bad[0]
         problem = "; ".join(first.get("problems", []))[:200]

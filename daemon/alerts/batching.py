@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 
 from shadowlens.daemon.fsnames import shown
+from shadowlens.daemon.wording import plural
 
 CRITICAL_SCORE = 80
 MAX_REASONS_SHOWN = 4
@@ -66,7 +67,7 @@ def summary_notification(notices: Sequence[AlertNotice]) -> Notification:
     top = sorted(notices, key=lambda notice: notice.score, reverse=True)[:SUMMARY_TOP]
     lines = [f"{shown(PurePath(notice.path).name)} ({notice.score})" for notice in top]
     return Notification(
-        title=f"{len(notices)} risky photos arrived",
+        title=f"{plural(len(notices), 'risky photo')} arrived",
         body="\n".join([*lines, "Open shadowlens to review them"]),
         alert_ids=[notice.alert_id for notice in notices],
         open_path=None,

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 
 from shadowlens.daemon.alerts.batching import AlertBatcher, AlertNotice, Notification
-from shadowlens.daemon.alerts.notify import DesktopNotifier, notification_payload, run_hook
+from shadowlens.daemon.alerts.notify import NOT_SHOWN, DesktopNotifier, notification_payload, run_hook
 from shadowlens.daemon.config import AlertSettings
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.updater import RaisedAlert
+from shadowlens.daemon.wording import plural
 
 log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 60.0
@@ -74,8 +75,7 @@ class AlertDelivery:
     def _deliver(self, notifications: list[Notification]) -> int:
         for notification in notifications:
             notices = [self._notices.pop(i) for i in notification.alert_ids if i in self._notices]
-            if self.settings.desktop and self.desktop_available():
-                self.notifier.send(notification)
+            reached, missed = self._desktop(notification)
             if self.settings.hook:
                 problem = run_hook(
                     self.settings.hook,
@@ -84,9 +84,25 @@ class AlertDelivery:
                 )
                 if problem:
                     log.warning("alert hook: %s", problem)
-            self.store.profile.mark_notified(notification.alert_ids)
-            log.info("notified: %s (%d alert(s))", notification.title, len(notification.alert_ids))
+                    missed.append(f"the hook failed ({problem})")
+                else:
+                    reached.append("the hook")
+            alerts = plural(len(notification.alert_ids), "alert")
+            if reached:
+                # Only what reached the user counts as notified: the TUI says "notified 3 h ago".
+                self.store.profile.mark_notified(notification.alert_ids)
+                log.info("notified: %s (%s), by %s", notification.title, alerts, " and ".join(reached))
+            else:
+                log.info("not notified: %s; %s stored and logged only", "; ".join(missed), alerts)
         return len(notifications)
+
+    def _desktop(self, notification: Notification) -> tuple[list[str], list[str]]:
+        """(["the desktop"], []) when a notification appeared, else ([], [why not])."""
+        if not self.settings.desktop:
+            return [], ["desktop notifications are off ([alerts] desktop = false)"]
+        if self.desktop_available() and self.notifier.send(notification) is not None:
+            return ["the desktop"], []
+        return [], [self.notifier.problem or NOT_SHOWN]
 
     def desktop_available(self) -> bool:
         # A user service often starts before the desktop's notification service does: a failed

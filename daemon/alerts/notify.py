@@ -45,6 +45,12 @@ SERVICE_PATH = "/org/freedesktop/Notifications"
 CATEGORY = "x-shadowlens.alert"
 DESKTOP_ENTRY = "shadowlens"
 HEADLESS = "alerts are stored and logged only"
+# Why nothing appeared on the desktop, in the words the delivery log uses.
+NO_SESSION = "no D-Bus session"
+NO_BUS = "cannot reach the D-Bus session bus"
+NO_SERVICE = "no desktop notification service"
+BUS_LOST = "the D-Bus session bus was lost"
+NOT_SHOWN = "the desktop notification failed"
 CALL_TIMEOUT = 5.0
 # Ids of sent notifications we still answer actions for; older ones are long off the screen.
 REMEMBERED_NOTIFICATIONS = 256
@@ -85,6 +91,8 @@ class DesktopNotifier:
         self._body_markup = False
         self._sent: OrderedDict[int, Notification] = OrderedDict()
         self._sent_lock = threading.Lock()
+        # Why the last connect or send showed nothing ("" after a success): delivery logs it.
+        self.problem = NO_SESSION
 
     @property
     def connected(self) -> bool:
@@ -97,12 +105,14 @@ class DesktopNotifier:
         address = self._bus_address or os.environ.get("DBUS_SESSION_BUS_ADDRESS", "")
         if not address:
             log.info("no D-Bus session bus (headless): %s", HEADLESS)
+            self.problem = NO_SESSION
             return False
         try:
             self._connection = open_dbus_connection(bus=address, auth_timeout=CALL_TIMEOUT)
         except Exception as exc:  # jeepney raises OSError, RuntimeError or ValueError for a bad address
             log.info("cannot reach the D-Bus session bus (%s): %s", _one_line(exc), HEADLESS)
             self._connection = None
+            self.problem = NO_BUS
             return False
         self._router = _Router(self._connection)
         try:
@@ -115,7 +125,9 @@ class DesktopNotifier:
         except Exception as exc:
             log.info("no desktop notification service on the session bus (%s): %s", _one_line(exc), HEADLESS)
             self.close()
+            self.problem = NO_SERVICE
             return False
+        self.problem = ""
         self._body_markup = "body-markup" in capabilities
         # Filtered locally by interface only: messages carry the owner's unique name, checked on arrival.
         self._filter = self._router.filter(MatchRule(type="signal", interface=SERVICE), queue=self._signals)
@@ -145,10 +157,13 @@ class DesktopNotifier:
             # The bus itself went away (the session ended): later sends say "not connected".
             log.warning("desktop notification failed, session bus lost: %s", _one_line(exc))
             self.close()
+            self.problem = BUS_LOST
             return None
         except Exception as exc:
             log.warning("desktop notification failed: %s", _one_line(exc))
+            self.problem = NOT_SHOWN
             return None
+        self.problem = ""
         with self._sent_lock:
             self._sent[int(notification_id)] = notification
             while len(self._sent) > REMEMBERED_NOTIFICATIONS:

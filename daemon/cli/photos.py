@@ -15,6 +15,7 @@ from shadowlens.daemon.index.reads.findings import show_with
 from shadowlens.daemon.index.reads.queries import STATUSES, Reader
 from shadowlens.daemon.library.walk import NOT_AN_IMAGE, looks_like_photo
 from shadowlens.daemon.profile.facts import installed_hooks
+from shadowlens.daemon.wording import device_name
 
 T = TypeVar("T")
 
@@ -138,6 +139,8 @@ def _why_not_indexed(path: Path) -> tuple[str, int]:
 
 
 def _plain(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"make", "model"}:  # the device, named once
+        return device_name(value["make"], value["model"]) or "-"
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
     return str(value)

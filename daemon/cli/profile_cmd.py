@@ -10,6 +10,7 @@ from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.cli.photos import read_index
 from shadowlens.daemon.fsnames import json_text
 from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.wording import agree, plural
 
 
 @click.command()
@@ -42,7 +43,10 @@ def rebuild(app: AppContext) -> dict[str, Any]:
 
 def _print_profile(p: dict[str, Any]) -> None:
     echo = say
-    echo(f"What your {p['photo_count']} photos tell a marketer (built {p['built_at']}):")
+    count = int(p["photo_count"])
+    echo(
+        f"What your {plural(count, 'photo')} {agree(count, 'tells', 'tell')} a marketer (built {p['built_at']}):"
+    )
     for sentence in p["statements"] + [s["sentence"] for s in p["segments"]]:
         echo(f"  - {sentence}")
     # Profiles built before "what you enjoy" existed have no such part.
@@ -54,27 +58,34 @@ def _print_profile(p: dict[str, Any]) -> None:
     owner = p.get("owner")
     if owner:
         echo(
-            f"\nYou: person {owner['person_id']} ({owner.get('name') or 'unnamed'}), {owner['photo_count']} photos"
+            f"\nYou: person {owner['person_id']} ({owner.get('name') or 'unnamed'}),"
+            f" {plural(int(owner['photo_count']), 'photo')}"
         )
     if p["people"]:
         echo("\nPeople:")
         for person in p["people"][:10]:
             child = ", child" if person["is_child"] else ""
             name = person["name"] or f"person {person['id']}"
-            echo(f"  {name:24} {person['photo_count']:5} photos{child}")
+            echo(f"  {name:24} {_count(person['photo_count'])}{child}")
     if p["places"]:
         echo("\nPlaces:")
         for place in p["places"][:10]:
             where = ", ".join(x for x in (place.get("city"), place.get("country_code")) if x)
-            echo(f"  {place['label']:9} {where:28} {place['photo_count']:5} photos")
+            echo(f"  {place['label']:9} {where:28} {_count(place['photo_count'])}")
     if p["brands"]:
         echo("\nBrands:")
         for brand in p["brands"][:10]:
-            echo(f"  {brand['name']:24} {brand['category']:12} {brand['photo_count']:5} photos")
+            echo(f"  {brand['name']:24} {brand['category']:12} {_count(brand['photo_count'])}")
     if p["segments"]:
         echo("\nSegments a marketer would sell you in:")
         for segment in p["segments"]:
             echo(f"  {segment['title']:32} confidence {segment['confidence']:.2f}")
+
+
+def _count(photos: object) -> str:
+    """``    1 photo`` / ``   12 photos``: the numbers right-aligned in a column, the noun agreeing."""
+    count = int(str(photos))
+    return f"{count:5} {agree(count, 'photo', 'photos')}"
 
 
 @click.command()

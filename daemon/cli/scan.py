@@ -22,6 +22,7 @@ from shadowlens.daemon.fsnames import json_text
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.library.scan import Scanner, ScanSummary
 from shadowlens.daemon.library.walk import NOT_AN_IMAGE, looks_like_photo
+from shadowlens.daemon.wording import plural
 
 MAX_LISTED_PROBLEMS = 10
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
@@ -114,9 +115,9 @@ def _run(scanner: Scanner, roots: list[Path], retry_errors: bool, workers: int |
 
 def _print_summary(summary: ScanSummary) -> None:
     say(
-        f"Scanned {summary.found} photo{'' if summary.found == 1 else 's'} in {summary.seconds:.1f} s: {summary.indexed} indexed, "
+        f"Scanned {plural(summary.found, 'photo')} in {summary.seconds:.1f} s: {summary.indexed} indexed, "
         f"{summary.unchanged} unchanged, {summary.moved} moved or copied (matched by content), "
-        f"{summary.deleted} removed from the index, {summary.errors} errors, {summary.skipped} skipped"
+        f"{summary.deleted} removed from the index, {plural(summary.errors, 'error')}, {summary.skipped} skipped"
         + (f", {summary.alerts} risky (shadowlens alerts)." if summary.alerts else "."),
         err=True,
     )

@@ -14,6 +14,7 @@ from shadowlens.daemon.fsnames import json_text
 from shadowlens.daemon.index.state import AlreadyRunning, DaemonLock, daemon_status, set_paused
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.service.announce import say, show_without_verbose
+from shadowlens.daemon.wording import plural
 
 
 @click.command()
@@ -59,7 +60,9 @@ def status(app: AppContext, as_json: bool) -> None:
     state = f"running (pid {info['pid']})" if info["running"] else "not running"
     click.echo(f"daemon     {state}{', paused' if info['paused'] else ''}")
     click.echo(f"queue      {info['queued']} waiting, {info.get('running_jobs', 0)} in progress")
-    click.echo(f"index      {info['indexed']} indexed, {info['errors']} errors, {info['pending']} pending")
+    click.echo(
+        f"index      {info['indexed']} indexed, {plural(int(info['errors']), 'error')}, {info['pending']} pending"
+    )
     if info.get("rate_per_minute") is not None:
         click.echo(f"rate       {info['rate_per_minute']:.0f} photos/min")
     if info.get("last_photo"):

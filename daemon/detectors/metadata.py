@@ -26,6 +26,7 @@ from shadowlens.daemon.api import (
     StoredFinding,
     TimeFinding,
 )
+from shadowlens.daemon.wording import device_name
 
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _XMP_KEYS = ("xmp", "XML:com.adobe.xmp")
@@ -157,10 +158,7 @@ class MetadataDetector(Detector):
         )
         if not any((make, model, lens, software, body, lens_serial)):
             return None
-        if make and model and model.lower().startswith(make.lower()):
-            label = model
-        else:
-            label = " ".join(part for part in (make, model) if part) or software or "unknown device"
+        label = device_name(make, model) or software or "unknown device"
         return DeviceFinding(
             label=label,
             make=make,

@@ -16,9 +16,11 @@ from shadowlens.daemon.config import ProfileSettings
 from shadowlens.daemon.profile.enjoyment import enjoyment
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habits import habits
-from shadowlens.daemon.profile.places import Place, Trip, cluster_places, find_trips
+from shadowlens.daemon.profile.place_days import PlaceRules
+from shadowlens.daemon.profile.places import cluster_places, find_trips
 from shadowlens.daemon.profile.segments import SegmentContext, evaluate, installed_signal_keys, load_rules
 from shadowlens.daemon.profile.taste import brand_affinity, category_counts, mood, parent_counts
+from shadowlens.daemon.profile.travel import place_sentences, travel_sentences, visited
 
 MAX_SEEN_WITH = 10
 
@@ -53,16 +55,22 @@ def build_profile(
 ) -> dict[str, Any]:
     owner, owner_source = choose_owner(persons)
     owner_id = owner.id if owner else None
-    places = cluster_places(facts, settings.place_radius_m, settings.place_min_photos)
+    places = cluster_places(
+        facts, settings.place_radius_m, settings.place_min_photos, _place_rules(settings), now.date()
+    )
     home = next((p for p in places if p.label == "home"), None)
-    trips = find_trips(facts, home, settings.trip_min_km)
+    # Trips are measured from where the user lives now: from a home left years ago, every
+    # photo since would be "away".
+    trips = find_trips(facts, home if home and home.current else None, settings.trip_min_km)
     trip_ids = frozenset(i for t in trips for i in t.photo_ids)
     # A spot visited only during one trip is that trip, not a place the user frequents.
-    places = [p for p in places if p.label != "frequent" or not set(p.photo_ids) <= trip_ids]
+    places = [p for p in places if p.label in ("home", "work") or not set(p.photo_ids) <= trip_ids]
+    countries, cities = visited(facts, by_city=False), visited(facts, by_city=True)
 
     # Each photo's place, worked out once: mood and segments ask for every photo, and a
-    # nearest-place search per call was most of a 100,000-photo rebuild.
-    member_of = {photo_id: p.label for p in places for photo_id in p.photo_ids}
+    # nearest-place search per call was most of a 100,000-photo rebuild. A one-off visit is no
+    # place of the user's: its photos go by their city, like photos in no place.
+    member_of = {photo_id: p.label for p in places if p.label != "visit" for photo_id in p.photo_ids}
     labels: dict[int, str | None] = {}
     for photo in facts:
         if photo.photo_id in trip_ids:
@@ -94,6 +102,10 @@ def build_profile(
         "owner": _owner_view(owner, owner_source),
         "people": _people(facts, persons, owner_id),
         "places": [p.as_dict() for p in places] + [t.as_dict() for t in trips],
+        "travel": {
+            "countries": [c.as_dict(path_of) for c in countries],
+            "cities": [c.as_dict(path_of) for c in cities],
+        },
         "brands": [a.as_dict() for a in affinities],
         "categories": category_counts(affinities),
         "parents": parent_counts(affinities),
@@ -104,7 +116,9 @@ def build_profile(
         "home": {"lat": home.lat, "lon": home.lon} if home else None,
         "child_persons": sorted(p.id for p in persons if p.child),
         "adult_persons": sorted(p.id for p in persons if p.child_override is False),
-        "statements": _statements(facts, places, trips, segments_count=len(segments)),
+        "statements": place_sentences(places, trips)
+        + travel_sentences(countries, cities, settings.travel_min_countries)
+        + _statements(facts),
     }
 
 
@@ -163,26 +177,23 @@ def _people(
     return people
 
 
-def _statements(
-    facts: Sequence[PhotoFacts], places: Sequence[Place], trips: Sequence[Trip], segments_count: int
-) -> list[str]:
-    """Plain sentences of what the library gives away, for the profile screen and the digest."""
-    said = []
-    home = next((p for p in places if p.label == "home"), None)
-    work = next((p for p in places if p.label == "work"), None)
-    if home:
-        where = f" in {home.city}" if home.city else ""
-        said.append(
-            f"You probably live{where}: {home.photo_count} photos taken at one place at night or weekends"
-        )
-    if work:
-        where = f" in {work.city}" if work.city else ""
-        said.append(
-            f"You probably work{where}: {work.weekday_daytime} photos on weekday daytimes at one place"
-        )
-    if trips:
-        said.append(f"You travel: {len(trips)} trips, {sum(t.days for t in trips)} days away from home")
+def _place_rules(settings: ProfileSettings) -> PlaceRules:
+    return PlaceRules(
+        home_min_days=settings.home_min_days,
+        home_min_weeks=settings.home_min_weeks,
+        work_min_days=settings.work_min_days,
+        work_min_weeks=settings.work_min_weeks,
+        frequent_min_days=settings.frequent_min_days,
+        min_visits=settings.place_min_visits,
+        half_life_days=settings.place_half_life_days,
+    )
+
+
+def _statements(facts: Sequence[PhotoFacts]) -> list[str]:
+    """Plain sentences of what the library gives away, for the profile screen and the digest;
+    those on places, trips and travel come from ``travel``."""
     located = sum(1 for f in facts if f.has_gps)
-    if located:
-        said.append(f"{located} of {len(facts)} photos carry a GPS location")
-    return said
+    if not located:
+        return []
+    verb = "carries" if located == 1 else "carry"
+    return [f"{located} of {len(facts)} photo{'' if len(facts) == 1 else 's'} {verb} a GPS location"]

@@ -17,6 +17,7 @@ from typing import Any
 from shadowlens.daemon.analysis.findings import CHILD_AGE
 from shadowlens.daemon.analysis.hooks import Fact, FindingHooks, Hooks, StoredFinding, overrides
 from shadowlens.daemon.analysis.plugins import DetectorInfo, discover
+from shadowlens.daemon.wording import device_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,14 +223,13 @@ def core_of(findings: Iterable[StoredFinding]) -> PhotoCore:
     for finding in findings:
         first.setdefault(finding.kind, finding)
     gps, time, place, device = (first.get(k) for k in ("gps", "time", "place", "device"))
-    names = (device.attrs.get("make"), device.attrs.get("model")) if device else ()
     return PhotoCore(
         taken_at=local_time(time.label) if time else None,
         lat=float(gps.attrs["lat"]) if gps and "lat" in gps.attrs else None,
         lon=float(gps.attrs["lon"]) if gps and "lon" in gps.attrs else None,
         city=place.attrs.get("city") if place else None,
         country_code=place.attrs.get("country_code") if place else None,
-        device=" ".join(part for part in names if part) or None,
+        device=device_name(device.attrs.get("make"), device.attrs.get("model")) if device else None,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from shadowlens.daemon.analysis.hooks import NO_ATTRS, Hooks, StoredFinding
 from shadowlens.daemon.fsnames import from_index_text
 from shadowlens.daemon.profile.facts import PhotoCore, PhotoFacts, installed_hooks, local_time, photo_facts
+from shadowlens.daemon.wording import device_name
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -121,7 +122,7 @@ def load_facts(
     for chunk in _chunks(photo_ids):
         where = "" if chunk is None else f"AND p.id IN ({','.join(str(int(i)) for i in chunk)})"
         for row in session.execute(text(_PHOTOS.format(where=where))):
-            device = " ".join(part for part in (row.device_make, row.device_model) if part) or None
+            device = device_name(row.device_make, row.device_model)
             core = PhotoCore(
                 taken_at=local_time(row.taken_at),
                 lat=row.lat,

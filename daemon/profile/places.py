@@ -1,6 +1,7 @@
 """Places a marketer would pin on a map: home, work, the other haunts, and the trips away from home.
 
-GPS points are clustered with haversine DBSCAN; each cluster is labelled from when its photos were taken.
+GPS points are clustered with haversine DBSCAN; each cluster is labelled from the distinct days
+its photos were taken on (``place_days``): one afternoon's photos at a spot are a visit, not a home.
 """
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.profile.facts import PhotoFacts
+from shadowlens.daemon.profile.place_days import DayEvidence, PlaceRules, day_evidence, judge
+
+# Trips are counted this long before the home's first evidence and after its last.
+HOME_KNOWN_MARGIN = timedelta(days=183)
 
 EARTH_RADIUS_M = 6_371_000.0
 # DBSCAN keeps every neighbour list in memory, so 50,000 photos taken at home would need billions of
@@ -21,11 +26,13 @@ EARTH_RADIUS_M = 6_371_000.0
 _SNAP_FRACTION_OF_EPS = 1 / 30
 
 Radians = NDArray[np.float64]
+LABEL_ORDER = ("home", "work", "frequent", "visit")
+DEFAULT_RULES = PlaceRules()
 
 
 @dataclass
 class Place:
-    label: str  # "home" | "work" | "frequent"
+    label: str  # "home" | "work" | "frequent" | "visit"
     lat: float
     lon: float
     radius_m: float  # centre to the farthest member
@@ -38,6 +45,16 @@ class Place:
     # the evidence behind the label, kept so that the profile can explain it
     night_or_weekend: int
     weekday_daytime: int
+    evidence: DayEvidence = field(default_factory=lambda: day_evidence(()), repr=False)
+    # the distinct days behind the label (nights and weekends for home, office days for work)
+    evidence_days: int = 0
+    evidence_weeks: int = 0
+    weighed_days: float = 0.0  # evidence_days, each weighed down by its age
+    current: bool = True  # False: the label held once, the evidence is old
+
+    @property
+    def days(self) -> int:
+        return len(self.evidence.days)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -48,8 +65,15 @@ class Place:
             "city": self.city,
             "country_code": self.country_code,
             "photo_count": self.photo_count,
+            "photo_ids": list(self.photo_ids),
             "first_visit": _iso(self.first_visit),
             "last_visit": _iso(self.last_visit),
+            "days": self.days,
+            "visits": self.evidence.visits,
+            "evidence_days": self.evidence_days,
+            "evidence_weeks": self.evidence_weeks,
+            "weighed_days": round(self.weighed_days, 2),
+            "current": self.current,
         }
 
 
@@ -62,10 +86,16 @@ class Trip:
     photo_count: int
     first_visit: datetime
     last_visit: datetime
-    days: int
+    days: int  # first to last day, both counted
     distance_km: float  # home to the trip's centre
     photo_ids: list[int]
     label: str = field(default="trip")
+    photo_days: int = 0  # days with a photo
+
+    @property
+    def day_trip(self) -> bool:
+        """An outing: there and back on one day."""
+        return self.days == 1
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -75,10 +105,13 @@ class Trip:
             "city": self.city,
             "country_code": self.country_code,
             "photo_count": self.photo_count,
+            "photo_ids": list(self.photo_ids),
             "first_visit": _iso(self.first_visit),
             "last_visit": _iso(self.last_visit),
             "days": self.days,
             "distance_km": self.distance_km,
+            "photo_days": self.photo_days,
+            "day_trip": self.day_trip,
         }
 
 
@@ -89,8 +122,16 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     )
 
 
-def cluster_places(photos: Sequence[PhotoFacts], eps_m: float = 150.0, min_photos: int = 3) -> list[Place]:
-    """Places with at least `min_photos` photos, most photographed first, labelled home/work/frequent."""
+def cluster_places(
+    photos: Sequence[PhotoFacts],
+    eps_m: float = 150.0,
+    min_photos: int = 3,
+    rules: PlaceRules = DEFAULT_RULES,
+    today: date | None = None,
+) -> list[Place]:
+    """Places with at least `min_photos` photos, labelled home/work/frequent/visit by ``rules``,
+    the labelled ones first, then the most photographed. ``today`` ages the evidence (None: no
+    ageing)."""
     if eps_m <= 0 or min_photos < 1:
         raise ValueError(f"eps_m must be > 0 and min_photos >= 1, got {eps_m} and {min_photos}")
     located = _located(photos)
@@ -104,24 +145,32 @@ def cluster_places(photos: Sequence[PhotoFacts], eps_m: float = 150.0, min_photo
     # one sort instead of one scan of all points per cluster: libraries have thousands of clusters
     by_cluster = clustered[np.argsort(labels[clustered], kind="stable")]
     boundaries = np.flatnonzero(np.diff(labels[by_cluster])) + 1
-    places: list[Place] = []
-    dated_counts: list[int] = []
-    for members in np.split(by_cluster, boundaries):
-        place, dated = _describe([located[i] for i in members.tolist()], lat[members], lon[members])
-        places.append(place)
-        dated_counts.append(dated)
-    _label(places, dated_counts)
-    places.sort(key=lambda place: -place.photo_count)
+    places = [
+        _describe([located[i] for i in members.tolist()], lat[members], lon[members])
+        for members in np.split(by_cluster, boundaries)
+    ]
+    for place, verdict in zip(places, judge([p.evidence for p in places], rules, today), strict=True):
+        place.label, place.current = verdict.label, verdict.current
+        place.evidence_days, place.evidence_weeks = verdict.evidence_days, verdict.evidence_weeks
+        place.weighed_days = verdict.weighed_days
+    places.sort(key=lambda place: (LABEL_ORDER.index(place.label), -place.photo_count))
     return places
 
 
 def find_trips(
     photos: Sequence[PhotoFacts], home: Place | None, min_km: float = 100.0, max_gap_days: int = 1
 ) -> list[Trip]:
-    """Runs of dated photos farther than `min_km` from home, split where `max_gap_days` pass without one."""
+    """Runs of dated photos farther than `min_km` from home, split where `max_gap_days` pass without one.
+
+    Only photos from the years the home is known count: a photo taken far away in 2008 says
+    nothing about being "away from home" when the home's evidence starts in 2025."""
     if home is None:
         return []
-    dated = [p for p in _located(photos) if p.taken_at is not None]
+    first, last = home.first_visit, home.last_visit
+    if first is None or last is None:
+        return []
+    since, until = first - HOME_KNOWN_MARGIN, last + HOME_KNOWN_MARGIN
+    dated = [p for p in _located(photos) if p.taken_at is not None and since <= p.taken_at <= until]
     if not dated:
         return []
     lat, lon = _radians(dated)
@@ -180,13 +229,14 @@ def _dbscan(lat: Radians, lon: Radians, eps_m: float, min_photos: int) -> NDArra
     return labels
 
 
-def _describe(photos: list[PhotoFacts], lat: Radians, lon: Radians) -> tuple[Place, int]:
+def _describe(photos: list[PhotoFacts], lat: Radians, lon: Radians) -> Place:
     centre_lat, centre_lon = _centre(lat, lon)
     radius = float(_distances_m(centre_lat, centre_lon, lat, lon).max())
     times = [p.taken_at for p in photos if p.taken_at is not None]
     city, country = _most_common_place_name(photos)
-    place = Place(
-        label="frequent",
+    evidence = day_evidence(times)
+    return Place(
+        label="visit",
         lat=math.degrees(centre_lat),
         lon=math.degrees(centre_lon),
         radius_m=radius,
@@ -196,25 +246,10 @@ def _describe(photos: list[PhotoFacts], lat: Radians, lon: Radians) -> tuple[Pla
         first_visit=min(times, default=None),
         last_visit=max(times, default=None),
         photo_ids=sorted(p.photo_id for p in photos),
-        night_or_weekend=sum(1 for t in times if t.hour >= 22 or t.hour < 6 or t.weekday() >= 5),
-        weekday_daytime=sum(1 for t in times if t.weekday() < 5 and 9 <= t.hour < 17),
+        night_or_weekend=evidence.home_photos,
+        weekday_daytime=evidence.work_photos,
+        evidence=evidence,
     )
-    return place, len(times)
-
-
-def _label(places: list[Place], dated_counts: list[int]) -> None:
-    homes = [i for i, p in enumerate(places) if p.night_or_weekend >= 2]
-    home = max(homes, key=lambda i: (places[i].night_or_weekend, places[i].photo_count), default=None)
-    if home is not None:
-        places[home].label = "home"
-    offices = [
-        i
-        for i, p in enumerate(places)
-        if i != home and p.weekday_daytime >= 3 and 2 * p.weekday_daytime >= dated_counts[i]
-    ]
-    work = max(offices, key=lambda i: (places[i].weekday_daytime, places[i].photo_count), default=None)
-    if work is not None:
-        places[work].label = "work"
 
 
 def _trip(photos: list[PhotoFacts], lat: Radians, lon: Radians, home: Place) -> Trip:
@@ -231,6 +266,7 @@ def _trip(photos: list[PhotoFacts], lat: Radians, lon: Radians, home: Place) -> 
         first_visit=start,
         last_visit=end,
         days=(end.date() - start.date()).days + 1,
+        photo_days=len({p.taken_at.date() for p in photos if p.taken_at is not None}),
         distance_km=distance_m(home.lat, home.lon, math.degrees(centre_lat), math.degrees(centre_lon))
         / 1000.0,
         photo_ids=[p.photo_id for p in photos],

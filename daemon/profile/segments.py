@@ -7,6 +7,8 @@ signal is one of a few flags the profile works out (a child's face, a trip, the 
 or the key of any fact a detector gives (``{ object = ["dog"] }``, ``{ tattoo = ["anchor"] }``).
 Given the keys the installed detectors give, a key that is none of them is refused as a typo:
 a misspelt key would otherwise match nothing, and its segment would silently never fire.
+Every rule also says, in one line (``why``), why its evidence means its segment; a rule
+without that reason is refused, and the reason goes out with the segment.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ RULES = Path(__file__).resolve().parents[1] / "data" / "segments.toml"
 FLAG_SIGNALS = frozenset({"child_face", "trip", "night"})
 PLACE_SIGNAL = "place_label"
 SEGMENT_KEYS = frozenset(
-    {"title", "sentence", "signals", "saturation", "min_photos", "min_days", "min_share"}
+    {"title", "sentence", "why", "signals", "saturation", "min_photos", "min_days", "min_share"}
 )
 NIGHT_HOURS = range(0, 5)  # 00:00 to 04:59
 MAX_EVIDENCE = 50
@@ -59,6 +61,8 @@ class SegmentRule:
     min_share: float | None = None
     # distinct dates the dated evidence must span: a habit, not one afternoon's burst of photos
     min_days: int = DEFAULT_MIN_DAYS
+    # one line: why this evidence means this segment (required in the file, shown with the segment)
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,12 +79,14 @@ class Segment:
     sentence: str
     confidence: float
     evidence: list[int]
+    why: str = ""  # the rule's one-line rationale
 
     def as_dict(self, path_of: Callable[[int], str]) -> dict[str, object]:
         return {
             "name": self.name,
             "title": self.title,
             "sentence": self.sentence,
+            "why": self.why,
             "confidence": self.confidence,
             "evidence": [path_of(photo_id) for photo_id in self.evidence],
         }
@@ -128,6 +134,20 @@ def _int(where: str, raw: dict[str, object], key: str, default: int) -> int:
     return value
 
 
+def _why(where: str, value: object) -> str:
+    """A rule must say, in one line, why its evidence means its segment: a rule nobody can justify
+    in a sentence (a petrol station as a sweet tooth) is one that should not be there."""
+    if value is None:
+        raise _Malformed(
+            f"{where}.why", 'missing: one line saying why this evidence means this segment, e.g. why = "..."'
+        )
+    if not isinstance(value, str) or not value.strip():
+        raise _Malformed(f"{where}.why", "must be a non-empty string")
+    if len(value.strip().splitlines()) > 1:
+        raise _Malformed(f"{where}.why", "must be one line")
+    return value.strip()
+
+
 def _rule(name: str, raw: object, known: Collection[str] | None = None) -> SegmentRule:
     where = f"segments.{name}"
     if not isinstance(raw, dict):
@@ -157,15 +177,18 @@ def _rule(name: str, raw: object, known: Collection[str] | None = None) -> Segme
     min_share = _float(where, raw, "min_share", 0.0) if "min_share" in raw else None
     if min_share is not None and not 0 <= min_share <= 1:
         raise _Malformed(f"{where}.min_share", "must be between 0 and 1")
+    parsed = tuple(_signal(f"{where}.signals[{i}]", s, known) for i, s in enumerate(signals))
+    why = _why(where, raw.get("why"))
     return SegmentRule(
         name=name,
         title=raw["title"].strip(),
         sentence=raw["sentence"].strip(),
-        signals=tuple(_signal(f"{where}.signals[{i}]", s, known) for i, s in enumerate(signals)),
+        signals=parsed,
         saturation=saturation,
         min_photos=min_photos,
         min_share=min_share,
         min_days=min_days,
+        why=why,
     )
 
 
@@ -276,6 +299,7 @@ def evaluate(
                 sentence=rule.sentence.format(count=len(evidence)),
                 confidence=score,
                 evidence=[p.photo_id for p in evidence[:MAX_EVIDENCE]],
+                why=rule.why,
             )
         )
     segments.sort(key=lambda s: (-s.confidence, s.name))

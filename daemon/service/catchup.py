@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 import click
+from shadowlens.daemon.wording import plural
 
 
 def duration(seconds: float) -> str:
@@ -67,7 +68,7 @@ class CatchUp:
             self.active = False
             elapsed = max(now - self.started, 1e-9)
             self.say(
-                f"caught up: {self.done:,} photos indexed, {self.errors:,} errors "
+                f"caught up: {plural(self.done, 'photo')} indexed, {plural(self.errors, 'error')} "
                 f"in {duration(elapsed)} ({self.done / elapsed:.1f} photos/s)"
             )
             return
@@ -82,7 +83,7 @@ class CatchUp:
         rate = self.done / max(now - self.started, 1e-9)
         tail = ", paused" if paused else ""
         return (
-            f"indexed {self.done:,} of {self.total:,} photos, {self.errors:,} errors, "
+            f"indexed {self.done:,} of {plural(self.total, 'photo')}, {plural(self.errors, 'error')}, "
             f"{rate:.1f} photos/s{tail}"
         )
 

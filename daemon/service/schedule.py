@@ -20,6 +20,7 @@ from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.schema import Alert, DaemonState, Photo
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.updater import ProfileUpdater
+from shadowlens.daemon.wording import plural
 from sqlalchemy import func, select
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class ProfileJobs:
             )
             snapshot = session.get(DaemonState, "profile")
         profile = snapshot.value if snapshot else {}
-        lines = [f"{photos} new photos analysed, {risky} risky."]
+        lines = [f"{plural(photos, 'new photo')} analysed, {risky} risky."]
         lines += list(profile.get("statements", []))[:2]
         lines += [s["sentence"] for s in profile.get("segments", [])[:3]]
         notification = Notification("What your photos revealed this week", "\n".join(lines), [], None, 1)

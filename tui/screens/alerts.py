@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 from shadowlens.daemon.fsnames import shown
 from shadowlens.tui.base import LibraryScreen
-from shadowlens.tui.formats import ago, risk_style
+from shadowlens.tui.formats import ago, plural, risk_style
 from shadowlens.tui.tables import set_columns, sync_table
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -130,9 +130,9 @@ class AlertsScreen(LibraryScreen):
     def _summary(self) -> None:
         new = sum(1 for alert in self.alerts if alert["state"] == "new")
         if self.include_all:
-            text = f"{len(self.alerts)} alerts, {new} new · showing all (a: only new)"
+            text = f"{plural(len(self.alerts), 'alert')}, {new} new · showing all (a: only new)"
         else:
-            text = f"{new} new alert{'s' if new != 1 else ''} · showing only new (a: all, seen and dismissed too)"
+            text = f"{plural(new, 'new alert')} · showing only new (a: all, seen and dismissed too)"
         self.query_one("#alerts-summary", Static).update(Text(text))
 
     def current(self) -> dict[str, Any] | None:

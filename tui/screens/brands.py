@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from shadowlens.daemon.analysis.states import describe
 from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.formats import plural
 from shadowlens.tui.screens.evidence import NO_PROFILE, EvidenceScreen, day
@@ -36,10 +37,18 @@ class BrandsScreen(EvidenceScreen):
         ("first", "First", 10),
         ("last", "Last", 10),
     )
-    EMPTY = "No brands read in your photos yet: logos and names appear as photos are indexed."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._versions: dict[str, str] = {}
 
     def compose_top(self) -> ComposeResult:
         yield Static("", id="brand-chart")
+
+    def fetch(self) -> dict[str, Any] | None:
+        # Read in the worker, shown by show(): which detectors find brands on this machine.
+        self._versions = self.library.detector_versions()
+        return super().fetch()
 
     def item_list(self, profile: dict[str, Any]) -> list[dict[str, Any]]:
         return list(profile.get("brands") or [])
@@ -63,7 +72,7 @@ class BrandsScreen(EvidenceScreen):
     def show_top(self, profile: dict[str, Any], items: list[dict[str, Any]]) -> None:
         chart = self.query_one("#brand-chart", Static)
         if not items:
-            chart.update(Text(self.EMPTY if profile else NO_PROFILE))
+            chart.update(Text(no_brands_yet(self._versions) if profile else NO_PROFILE))
             return
         ranked = sorted(items, key=lambda b: -int(b.get("photo_count") or 0))
         top = max(int(b.get("photo_count") or 0) for b in ranked) or 1
@@ -88,3 +97,26 @@ class BrandsScreen(EvidenceScreen):
 
     def caption(self, item: dict[str, Any], photos: list[PhotoRow]) -> str:
         return f"{plural(len(photos), 'photo')} showing {item['name']} (enter opens one)"
+
+
+def no_brands_yet(versions: dict[str, str]) -> str:
+    """What finds brands on this machine, from the detectors' stored versions: the text on a
+    photo always; product barcodes unless the codes detector is off; logos only with a logo
+    model, and none is pinned, so the screen must not promise them."""
+    ran = bool(versions)  # nothing analysed yet: say what the default detectors do
+    sources = ["the text on your photos (shop signs, packaging, receipts)"]
+    if "codes" in versions or not ran:
+        sources.append("product barcodes")
+    logos = "logos" in versions and not describe("logos", versions["logos"]).finds_nothing
+    if logos:
+        sources.append("logos")
+    said = f"No brands read in your photos yet. Brands are found in {_listed(sources)}."
+    if ran and "codes" not in versions:
+        said += " Product barcodes are not read: the codes detector is off."
+    if not logos:
+        said += " Logos are not recognised: no logo model is installed."
+    return said
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

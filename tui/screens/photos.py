@@ -13,6 +13,7 @@ from typing import ClassVar
 from rich.text import Text
 from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
 from shadowlens.tui.base import LibraryScreen
+from shadowlens.tui.formats import plural
 from shadowlens.tui.photo_table import SORT_BY_COLUMN, PhotoTable
 from shadowlens.tui.safe_copy import flagged_paths, run_safe_copies
 from textual import events, on, work
@@ -261,7 +262,7 @@ class PhotosScreen(LibraryScreen):
             self._requery(filters)
 
     def _describe(self) -> None:
-        count = f"{self.total:,} photo{'' if self.total == 1 else 's'}"
+        count = plural(self.total, "photo")
         self.query_one("#photos-count", Static).update(count)
         f, loaded = self.filters, len(self._table.photos)
         parts = [f"sort {self.sort} {'▼' if self.descending else '▲'}"]

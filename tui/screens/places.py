@@ -1,5 +1,10 @@
 """Places: home, work, the other haunts and the trips the profile read from GPS, each with the
-photos taken there."""
+photos taken there.
+
+The table's count and the list under it are the same photos: the ones the profile counted for
+the place (its ``photo_ids``). A profile built before places kept their photos falls back to the
+photos within the place's radius, and the caption then says both numbers and what each is.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,14 @@ from shadowlens.tui.screens.evidence import EvidenceScreen, day
 from shadowlens.tui.tables import plain
 
 TRIP_RADIUS_M = 5000.0  # trips have no radius; their photos lie around the centre
+# What each label means, in the caption's words ({where}: "Arezzo, IT").
+COUNTED_AS = {
+    "home": "counted as your home in {where}",
+    "work": "counted as your work place in {where}",
+    "frequent": "counted at a place you often go to in {where}",
+    "visit": "taken at a place you visited in {where}",
+    "trip": "taken on this trip to {where}",
+}
 
 
 class PlacesScreen(EvidenceScreen):
@@ -52,15 +65,26 @@ class PlacesScreen(EvidenceScreen):
         return float(item.get("radius_m") or TRIP_RADIUS_M)
 
     def evidence(self, item: dict[str, Any]) -> list[PhotoRow]:
+        if item.get("photo_ids") is not None:
+            return self.library.photos_by_id([int(i) for i in item["photo_ids"]])
         return self.library.photos_near(float(item["lat"]), float(item["lon"]), self._radius(item))
 
     def caption(self, item: dict[str, Any], photos: list[PhotoRow]) -> str:
         where = ", ".join(x for x in (item.get("city"), item.get("country_code")) if x) or "this spot"
-        radius = self._radius(item)
-        near = f"{radius / 1000:.0f} km" if radius >= 1000 else f"{radius:.0f} m"
-        trip = (
-            f" · trip, {float(item.get('distance_km') or 0):.0f} km from home"
-            if item["label"] == "trip"
-            else ""
-        )
-        return f"{plural(len(photos), 'photo')} within {near} of {where}{trip} (enter opens one)"
+        counted = int(item.get("photo_count") or 0)
+        label = str(item["label"])
+        what = COUNTED_AS.get(label, f"counted as {label} in {{where}}").format(where=where)
+        if label == "trip" and item.get("distance_km") is not None:
+            what += f", {float(item['distance_km']):.0f} km from home"
+        if item.get("photo_ids") is None:
+            # An older profile: no list of its photos, so show what lies around it and say so.
+            return (
+                f"{plural(counted, 'photo')} {what}; listed: {plural(len(photos), 'photo')} "
+                f"within {_metres(self._radius(item))} of it (enter opens one)"
+            )
+        shown = "" if len(photos) >= counted else f", newest {len(photos)} listed"
+        return f"{plural(counted, 'photo')} {what}{shown} (enter opens one)"
+
+
+def _metres(radius: float) -> str:
+    return f"{radius / 1000:.0f} km" if radius >= 1000 else f"{radius:.0f} m"

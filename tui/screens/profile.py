@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
+from shadowlens.daemon.wording import agree
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.charts import bar_lines, columns
+from shadowlens.tui.formats import plural, rate_per_week
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, Sparkline, Static
 
 WEEKDAYS = "Mo Tu We Th Fr Sa Su"
+# A trend needs two points: one week drawn as a sparkline fills the whole width, as if every
+# week of the library had been that happy.
+MIN_MOOD_WEEKS = 2
+# Photos a week means something only over a few weeks of dated photos.
+MIN_RATE_DAYS = 14
 
 
 class ProfileScreen(LibraryScreen):
@@ -25,6 +33,7 @@ class ProfileScreen(LibraryScreen):
                 yield Static("", id="profile-people", classes="panel half")
                 yield Static("", id="profile-habits", classes="panel half")
             yield Static("Mood: share of smiling faces per week", classes="panel-title")
+            yield Static("", id="profile-mood-note", classes="muted")
             yield Sparkline([], id="profile-mood")
             yield Static("", id="profile-devices", classes="panel")
         yield Footer()
@@ -57,21 +66,55 @@ class ProfileScreen(LibraryScreen):
             "[b]Habits[/b]\n"
             f"hours  {columns(hours)}\n       0     6     12    18\n"
             f"days   {' '.join(columns(weekdays))}\n       {WEEKDAYS}\n"
-            f"{habits.get('photos_per_week', 0):.1f} photos a week"
+            f"{_pace(habits)}"
         )
-        weekly = profile.get("mood", {}).get("weekly", [])
-        self.query_one("#profile-mood", Sparkline).data = [
-            float(w.get("smile_share", 0)) for w in weekly
-        ] or [0.0]
+        self._show_mood(profile.get("mood", {}).get("weekly", []))
         devices = habits.get("devices", [])
         self.query_one("#profile-devices", Static).update(
             "[b]Devices[/b]  "
-            + ("; ".join(f"{d['device']} ({d['photo_count']})" for d in devices[:4]) or "unknown")
+            + (
+                "; ".join(f"{d['device']} ({plural(int(d['photo_count']), 'photo')})" for d in devices[:4])
+                or "unknown"
+            )
         )
+
+    def _show_mood(self, weekly: list[dict[str, Any]]) -> None:
+        """The sparkline from two weeks on; below that, what there is, in words."""
+        chart = self.query_one("#profile-mood", Sparkline)
+        chart.display = len(weekly) >= MIN_MOOD_WEEKS
+        chart.data = [float(w.get("smile_share", 0)) for w in weekly] if chart.display else []
+        self.query_one("#profile-mood-note", Static).update(_mood_note(weekly))
+
+
+def _pace(habits: dict[str, Any]) -> str:
+    """How often you take photos, once the dated photos span enough weeks to make it a habit:
+    nine photos in half an hour are not "9.0 photos a week"."""
+    dated = sum(int(n) for n in habits.get("hours", []))
+    first, last = habits.get("first"), habits.get("last")
+    if not dated or not first or not last:
+        return "no dated photos"
+    span = datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))
+    if span < timedelta(days=MIN_RATE_DAYS):
+        return f"{plural(dated, 'dated photo')}, too few weeks for a rate"
+    return rate_per_week(float(habits.get("photos_per_week") or 0))
+
+
+def _mood_note(weekly: list[dict[str, Any]]) -> str:
+    if not weekly:
+        return "No face with a smile or expression reading yet."
+    if len(weekly) < MIN_MOOD_WEEKS:
+        week = weekly[0]
+        faces, smiles = int(week.get("faces", 0)), int(week.get("smiles", 0))
+        return (
+            f"Only one week with faces read ({week.get('week', '?')}: {smiles} of "
+            f"{plural(faces, 'face')} smiling); a chart needs {MIN_MOOD_WEEKS} weeks or more."
+        )
+    return f"{len(weekly)} weeks, {weekly[0].get('week', '?')} to {weekly[-1].get('week', '?')}"
 
 
 def _sentences(profile: dict[str, Any]) -> str:
-    lines = [f"[b]What your {profile.get('photo_count', 0)} photos tell a marketer[/b]"]
+    count = int(profile.get("photo_count") or 0)
+    lines = [f"[b]What your {plural(count, 'photo')} {agree(count, 'tells', 'tell')} a marketer[/b]"]
     lines += [f"• {s}" for s in profile.get("statements", [])]
     lines += [
         f"• {s['sentence']} [dim](confidence {s['confidence']:.0%})[/dim]"
@@ -79,7 +122,7 @@ def _sentences(profile: dict[str, Any]) -> str:
     ]
     # Only with enough faces read by an expression model; older profiles have no such part.
     enjoyed = (profile.get("enjoyment") or {}).get("statements", [])
-    lines += [f"• {s['sentence']} [dim]({len(s['evidence'])} photos)[/dim]" for s in enjoyed]
+    lines += [f"• {s['sentence']} [dim]({plural(len(s['evidence']), 'photo')})[/dim]" for s in enjoyed]
     return "\n".join(lines)
 
 
@@ -89,8 +132,10 @@ def _places(places: list[dict[str, Any]]) -> str:
     lines = ["[b]Places[/b]"]
     for place in places[:6]:
         where = ", ".join(x for x in (place.get("city"), place.get("country_code")) if x) or "?"
-        extra = f", {place['days']} days" if place.get("label") == "trip" else ""
-        lines.append(f"{place['label']:<8} {where[:22]:<22} {place['photo_count']}{extra}")
+        extra = f", {plural(int(place['days']), 'day')}" if place.get("label") == "trip" else ""
+        lines.append(
+            f"{place['label']:<8} {where[:22]:<22} {plural(int(place['photo_count']), 'photo')}{extra}"
+        )
     return "\n".join(lines)
 
 
@@ -99,14 +144,19 @@ def _people(profile: dict[str, Any]) -> str:
     lines = ["[b]People[/b]"]
     if owner:
         lines.append(
-            f"you: {owner.get('name') or 'person ' + str(owner['person_id'])} ({owner['photo_count']} photos)"
+            f"you: {owner.get('name') or 'person ' + str(owner['person_id'])}"
+            f" ({plural(int(owner['photo_count']), 'photo')})"
         )
         me = next((p for p in profile.get("people", []) if p["id"] == owner["person_id"]), None)
         for other in (me or {}).get("seen_with", [])[:4]:
             lines.append(
-                f"  with {other.get('name') or 'person ' + str(other['person_id'])}: {other['photos']} photos"
+                f"  with {other.get('name') or 'person ' + str(other['person_id'])}:"
+                f" {plural(int(other['photos']), 'photo')}"
             )
     people = profile.get("people", [])
     children = sum(1 for p in people if p.get("is_child"))
-    lines.append(f"{len(people)} people" + (f", {children} children" if children else ""))
+    lines.append(
+        plural(len(people), "person", "people")
+        + (f", {plural(children, 'child', 'children')}" if children else "")
+    )
     return "\n".join(lines)

@@ -55,9 +55,23 @@ class BrandHooks(FindingHooks):
 
 
 class BrandsDetector(BrandHooks, Detector):
+    """Brands from product codes and from OCR lines.
+
+    A spelling that is an ordinary word ("Total", "Shell", "Apple") counts only with stronger evidence:
+    - a logo finding of the same company (the logos detector runs first when it is enabled);
+    - a same-company cue: another brand of the same parent read distinctively or scanned from a GTIN
+      ("Shell" next to "V-Power", "Apple" next to "iPhone", "Heinz" on a can whose barcode is Kraft Heinz);
+    - isolation plus confidence: alone on its line, read with confidence >= 0.85, and not a very common
+      word (see lexicon.VERY_COMMON_ZIPF: a lone "TOTAL" on a receipt is a heading, not a petrol brand).
+    A price or product word on the same line is deliberately not evidence: "TOTAL 23.40" and
+    "Orange juice 3.50" have both.
+    """
+
     name = "brands"
-    version = "1"
-    after = ("text", "codes")
+    # 2: ordinary words need stronger evidence, and fuel and energy drinks are categories of their
+    # own; a new version re-analyses indexed photos, dropping the brands version 1 read wrongly.
+    version = "2"
+    after = ("text", "codes", "logos")
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
 
     def __init__(self, settings: DetectorSettings, lexicon: Lexicon | None = None) -> None:
@@ -67,6 +81,7 @@ class BrandsDetector(BrandHooks, Detector):
     def detect(self, photo: PhotoContext) -> list[Finding]:
         found: dict[str, BrandFinding] = {}
         pending: list[tuple[Match, TextFinding]] = []
+        logo_parents = {f.parent for f in photo.findings if isinstance(f, BrandFinding) and f.via == "logo"}
         for finding in photo.findings:
             if isinstance(finding, CodeFinding) and finding.payload_type == "product":
                 brand = self.lexicon.by_gtin(str(finding.details.get("gtin", "")))
@@ -84,14 +99,11 @@ class BrandsDetector(BrandHooks, Detector):
             if isinstance(finding, TextFinding):
                 for match in self.lexicon.match_line(finding.label, finding.confidence):
                     pending.append((match, finding))
-        confident = [
-            (m, f) for m, f in pending if not (m.common and not (m.isolated and f.confidence >= 0.85))
-        ]
-        parents = {m.brand.parent for m, _ in confident} | {b.parent for b in found.values()}
+        cues = logo_parents | {b.parent for b in found.values()}
+        cues |= {m.brand.parent for m, _ in pending if not m.ordinary or m.stands_alone}
         for match, line in pending:
-            weak_common = match.common and not (match.isolated and line.confidence >= 0.85)
-            if weak_common and match.brand.parent not in parents:
-                continue  # an ordinary word ("apple", "shell") with no second cue
+            if match.ordinary and not match.stands_alone and match.brand.parent not in cues:
+                continue  # an ordinary word ("total", "shell") with no stronger evidence
             confidence = round(line.confidence * match.score, 4)
             if match.brand.name in found and found[match.brand.name].confidence >= confidence:
                 continue

@@ -6,12 +6,15 @@ in tens of milliseconds however large the library grows.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shadowlens.daemon.fsnames import from_index_text, index_text
 from sqlalchemy import Engine, text
 
+EARTH_RADIUS_M = 6_371_000.0  # as daemon.profile.places has it
 SORTS = {
     "exposure": "p.exposure",
     "date": "p.taken_at",
@@ -134,22 +137,54 @@ def person_faces(engine: Engine, person_id: int, limit: int = 60) -> list[dict[s
         return [{**r._mapping, "path": r.path and from_index_text(r.path)} for r in rows]
 
 
+def photos_by_id(engine: Engine, photo_ids: Sequence[int], limit: int = 200) -> list[PhotoRow]:
+    """The photos behind a conclusion, newest first: exactly the ones the profile counted."""
+    ids = sorted({int(i) for i in photo_ids})
+    if not ids:
+        return []
+    # Literal integers, not one bound parameter each: SQLite caps the parameters of a statement.
+    sql = f"""
+        SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
+               p.taken_at, p.city, p.country_code, p.marked_safe,
+               (SELECT count(DISTINCT fa.person_id) FROM faces fa WHERE fa.photo_id = p.id) AS people,
+               (SELECT group_concat(DISTINCT b.label) FROM findings b
+                 WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands
+        FROM photos p WHERE p.id IN ({",".join(map(str, ids))})
+        ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id LIMIT :limit
+    """
+    with engine.connect() as connection:
+        rows = connection.execute(text(sql), {"limit": limit}).all()
+    return [_photo_row(r) for r in rows if r.path]
+
+
 def photos_near(engine: Engine, lat: float, lon: float, radius_m: float, limit: int = 200) -> list[PhotoRow]:
-    """Evidence of a place: photos in its bounding box (good enough at city scale)."""
+    """Photos within ``radius_m`` of a point, newest first: a bounding box served by the index,
+    then the true distance, so "within 208 m" holds for every photo listed."""
     dlat = radius_m / 111_000 + 0.0005
-    dlon = dlat * 2
+    dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     # "+p.lat": walk the date index and stop at ``limit`` (a home holds thousands of photos);
     # the latitude index would fetch them all, then sort.
     where = "+p.lat BETWEEN :lat0 AND :lat1 AND p.lon BETWEEN :lon0 AND :lon1"
     params = {"lat0": lat - dlat, "lat1": lat + dlat, "lon0": lon - dlon, "lon1": lon + dlon}
     sql = f"""
         SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
-               p.taken_at, p.city, p.country_code, p.marked_safe, 0 AS people, NULL AS brands
+               p.taken_at, p.city, p.country_code, p.marked_safe, 0 AS people, NULL AS brands, p.lat, p.lon
         FROM photos p WHERE {where} ORDER BY p.taken_at DESC LIMIT :limit
     """
     with engine.connect() as connection:
         rows = connection.execute(text(sql), {**params, "limit": limit}).all()
-    return [_photo_row(r) for r in rows if r.path]
+    # Half a metre of slack: the place's own farthest photo lies exactly on its radius.
+    return [_photo_row(r) for r in rows if r.path and _metres(lat, lon, r.lat, r.lon) <= radius_m + 0.5]
+
+
+def _metres(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance (haversine), as the profile's places measure it."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    half = (
+        math.sin((p2 - p1) / 2) ** 2
+        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    )
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, half)))
 
 
 def _photo_row(r: Any) -> PhotoRow:
