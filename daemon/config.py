@@ -194,6 +194,9 @@ class ExposurePoints(_Section):
     gps: int = Field(default=15, ge=0, le=100)
     gps_near_home: int = Field(default=25, ge=0, le=100, description="added to gps within 200 m of home")
     child: int = Field(default=30, ge=0, le=100)
+    possible_child: int = Field(
+        default=20, ge=0, le=100, description="a face whose age interval reaches under 13"
+    )
     other_people: int = Field(default=10, ge=0, le=100)
     identity_document: int = Field(
         default=40, ge=0, le=100, description="ID, passport MRZ, card, boarding pass"

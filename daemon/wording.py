@@ -8,6 +8,8 @@ all import it, and it imports nothing of theirs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 _DAYS_PER_WEEK = 7.0
 _WEEKS_PER_MONTH = 365.25 / 12 / _DAYS_PER_WEEK
@@ -87,3 +89,14 @@ def _short_make(make: str) -> str:
 def agree(count: int, one: str, many: str) -> str:
     """The word that agrees with ``count``: ``agree(n, "tells", "tell")``."""
     return one if count == 1 else many
+
+
+def backing(claim: Mapping[str, Any]) -> str:
+    """``4 photos on 3 days, confidence 44%``: what a profile statement rests on, in one phrase
+    (the CLI and the TUI say it alike)."""
+    said = plural(int(claim.get("count") or 0), "photo")
+    if claim.get("days"):
+        said += f" on {plural(int(claim['days']), 'day')}"
+    if claim.get("confidence") is not None:
+        said += f", confidence {float(claim['confidence']):.0%}"
+    return said

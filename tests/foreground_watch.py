@@ -32,6 +32,20 @@ def children(parent: int) -> list[int]:
     return found
 
 
+def worker_children(parent: int) -> list[int]:
+    """The parent's analysis workers: its children but multiprocessing's resource tracker, which
+    is not a worker and ends by itself just after the parent (when its pipe closes)."""
+    workers = []
+    for pid in children(parent):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"resource_tracker" not in command:
+            workers.append(pid)
+    return workers
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

@@ -186,7 +186,12 @@ def test_the_index_and_a_fresh_analysis_give_the_same_photo_facts(tmp_path: Path
     gps = next(f for f in loaded.findings if f.kind == "gps")
     assert gps.attrs == {"lat": 43.467448, "lon": 11.885127} and gps.bbox is None
     face = next(f for f in loaded.findings if f.kind == "face")
-    assert face.attrs == {"age": 7.4, "expression.label": "happy", "smiling": 1}  # as SQLite gives them
+    assert face.attrs == {
+        "age": 7.4,
+        "expression.label": "happy",
+        "possible_child": None,
+        "smiling": 1,
+    }  # as SQLite gives them
 
 
 def test_a_detector_that_declares_nothing_gets_the_defaults() -> None:

@@ -352,7 +352,7 @@ def test_confidence_rises_with_evidence_and_is_zero_below_min_photos() -> None:
     assert evaluate(dogs[:3], [rule], SegmentContext(owner=None))[0].confidence == 0.5
     [many] = evaluate([*dogs, photo(99, objects=("cat",))], [rule], SegmentContext(owner=None))
     assert many.confidence == 1.0 and many.sentence == "60 dogs"
-    assert many.evidence == list(range(50))  # newest first, at most 50
+    assert many.evidence == list(range(60))  # newest first, every photo: a claim lists them all
     assert many.as_dict(lambda i: f"/p/{i}")["evidence"][:2] == ["/p/0", "/p/1"]
 
 

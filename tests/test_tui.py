@@ -17,7 +17,7 @@ from shadowlens.daemon.paths import app_paths
 from shadowlens.tui.app import ShadowlensApp
 from shadowlens.tui.library import Library
 from shadowlens.tui.safe_copy import flagged_paths
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Input, OptionList, Static
 
 from tests.conftest import Env
 from tests.daemon_helpers import query
@@ -74,7 +74,8 @@ def test_the_profile_screen_says_what_a_marketer_learns(indexed: tuple[Env, Path
 
     async def body(app: ShadowlensApp, pilot: Any) -> None:
         await until(pilot, lambda: app.screen.loaded)  # type: ignore[attr-defined]
-        sentences = text_of(app, "#profile-sentences")
+        options = app.screen.query_one("#profile-claims", OptionList)
+        sentences = " ".join(str(options.get_option_at_index(i).prompt) for i in range(options.option_count))
         assert "photos carry a GPS location" in sentences
         assert "Heineken" in text_of(app, "#profile-brands")
         assert "you:" in text_of(app, "#profile-people")

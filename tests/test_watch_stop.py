@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.conftest import Env, small_jpeg
 from tests.daemon_helpers import query
-from tests.foreground_watch import ForegroundWatch, alive, children
+from tests.foreground_watch import ForegroundWatch, alive, worker_children
 from tests.plugin_builder import SLEEPY, install_plugin
 
 PHOTOS = 12
@@ -68,7 +68,7 @@ def test_ctrl_c_mid_work_stops_cleanly_requeues_and_loses_nothing(env: Env, tmp_
     daemon = ForegroundWatch(env, folder, extra_env=extra)
     try:
         daemon.wait_until(lambda: _running(env) >= 2, 60, "photos in progress")
-        workers = children(daemon.proc.pid)
+        workers = worker_children(daemon.proc.pid)
         assert workers, "the daemon analyses in worker processes"
         daemon.interrupt()
         requeued = _assert_one_clean_stop(daemon, daemon.wait(30))

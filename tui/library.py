@@ -102,6 +102,9 @@ class Library:
     def child_marks(self) -> dict[int, bool | None]:
         return people.child_marks(self.reader.engine)
 
+    def possible_children(self) -> frozenset[int]:
+        return people.possible_children(self.reader.engine)
+
     def person_faces(self, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
         return browse.person_faces(self.reader.engine, person_id, limit)
 

@@ -19,6 +19,8 @@ class PeopleData:
     profile: dict[str, Any]
     # The user's child mark per person: True or False is their word, None means "estimate".
     child_marks: dict[int, bool | None] = field(default_factory=dict)
+    # Persons whose faces the age model cannot rule out as a child's: the user's mark answers it.
+    possible_children: frozenset[int] = frozenset()
 
     def person(self, person_id: int | None) -> dict[str, Any] | None:
         return next((p for p in self.persons if p["id"] == person_id), None)
@@ -39,10 +41,16 @@ def cells(data: PeopleData, person: dict[str, Any], marked: bool) -> tuple[Any, 
     owner, chosen = data.owner()
     mark = data.child_marks.get(person["id"])
     # "child?" is estimated from the faces' ages; "child" and "adult" are the user's word.
-    child = {None: "child?" if person["is_child"] else "", True: "child", False: "adult"}[mark]
+    child = {None: _estimated(data, person), True: "child", False: "adult"}[mark]
     star = ("★" if chosen else "☆") if person["id"] == owner else ""
     check = "✓" if marked else ""
     return check, plain(person_label(person)), person["photo_count"], person["face_count"], star, child
+
+
+def _estimated(data: PeopleData, person: dict[str, Any]) -> str:
+    if person["is_child"]:
+        return "child?"
+    return "possible child?" if person["id"] in data.possible_children else ""
 
 
 def info(data: PeopleData, person: dict[str, Any]) -> str:
@@ -52,7 +60,9 @@ def info(data: PeopleData, person: dict[str, Any]) -> str:
     if person["id"] == owner:
         lines.append("★ you (your choice)" if chosen else "☆ probably you (appears most)")
     mark = data.child_marks.get(person["id"])
-    if mark is None:
+    if mark is None and _estimated(data, person) == "possible child?":
+        lines.append("possibly a child: the age is uncertain (c: child / adult)")
+    elif mark is None:
         lines.append(f"{'a child' if person['is_child'] else 'not a child'} (estimated)")
     else:
         lines.append(f"{'a child' if mark else 'not a child'} (your mark)")

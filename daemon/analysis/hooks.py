@@ -150,6 +150,13 @@ class ExposureContext:
             return True
         return age is not None and age < CHILD_AGE
 
+    def is_possible_child(self, person_id: int | None, age: float | None, possible: bool) -> bool:
+        """A face the age model cannot rule out as a child's (its interval reaches under
+        CHILD_AGE), not already a sure child, and not of a person the user marked as an adult."""
+        if not possible or self.is_child(person_id, age):
+            return False
+        return person_id is None or person_id not in self.adult_persons
+
 
 @dataclass(frozen=True)
 class ScrubBox:

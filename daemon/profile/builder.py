@@ -13,6 +13,14 @@ from datetime import datetime
 from typing import Any
 
 from shadowlens.daemon.config import ProfileSettings
+from shadowlens.daemon.profile.claims import (
+    Claim,
+    claim_dicts,
+    enjoyment_claim,
+    from_said,
+    gps_claim,
+    segment_claim,
+)
 from shadowlens.daemon.profile.enjoyment import enjoyment
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habits import habits
@@ -20,7 +28,7 @@ from shadowlens.daemon.profile.place_days import PlaceRules
 from shadowlens.daemon.profile.places import cluster_places, find_trips
 from shadowlens.daemon.profile.segments import SegmentContext, evaluate, installed_signal_keys, load_rules
 from shadowlens.daemon.profile.taste import brand_affinity, category_counts, mood, parent_counts
-from shadowlens.daemon.profile.travel import place_sentences, travel_sentences, visited
+from shadowlens.daemon.profile.travel import place_claims, travel_claims, visited
 
 MAX_SEEN_WITH = 10
 
@@ -96,6 +104,14 @@ def build_profile(
     rules = load_rules(settings.segments_file, known)
     segments = evaluate(facts, rules, SegmentContext(owner_id, trip_ids, place_of))
     named = {p.id: p.name for p in persons if p.name}
+    enjoyed = enjoyment(facts, owner_id, place_of, named)
+    # The plain sentences first, as "statements" always listed them; then what the rules read.
+    said = [
+        *(from_said(s) for s in place_claims(places, trips)),
+        *(from_said(s) for s in travel_claims(countries, cities, settings.travel_min_countries)),
+        *_gps(facts),
+    ]
+    claims = said + [segment_claim(s) for s in segments] + [enjoyment_claim(s) for s in enjoyed.statements]
     return {
         "built_at": now.isoformat(timespec="seconds"),
         "photo_count": len(facts),
@@ -110,15 +126,15 @@ def build_profile(
         "categories": category_counts(affinities),
         "parents": parent_counts(affinities),
         "mood": mood(facts, owner_id, place_of).as_dict(),
-        "enjoyment": enjoyment(facts, owner_id, place_of, named).as_dict(path_of),
+        "enjoyment": enjoyed.as_dict(path_of),
         "habits": habits(facts).as_dict(),
         "segments": [s.as_dict(path_of) for s in segments],
         "home": {"lat": home.lat, "lon": home.lon} if home else None,
         "child_persons": sorted(p.id for p in persons if p.child),
         "adult_persons": sorted(p.id for p in persons if p.child_override is False),
-        "statements": place_sentences(places, trips)
-        + travel_sentences(countries, cities, settings.travel_min_countries)
-        + _statements(facts),
+        # The texts alone, for older readers (the weekly digest); "claims" has every statement.
+        "statements": [c.text for c in said],
+        "claims": claim_dicts(claims, facts),
     }
 
 
@@ -189,11 +205,6 @@ def _place_rules(settings: ProfileSettings) -> PlaceRules:
     )
 
 
-def _statements(facts: Sequence[PhotoFacts]) -> list[str]:
-    """Plain sentences of what the library gives away, for the profile screen and the digest;
-    those on places, trips and travel come from ``travel``."""
-    located = sum(1 for f in facts if f.has_gps)
-    if not located:
-        return []
-    verb = "carries" if located == 1 else "carry"
-    return [f"{located} of {len(facts)} photo{'' if len(facts) == 1 else 's'} {verb} a GPS location"]
+def _gps(facts: Sequence[PhotoFacts]) -> list[Claim]:
+    claim = gps_claim(facts)
+    return [claim] if claim else []

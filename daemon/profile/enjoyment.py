@@ -34,7 +34,6 @@ MIN_FACES = 5  # in the group, and in the faces it is compared with
 MIN_PHOTOS = 3
 MIN_LIFT = 0.15  # the group's share must beat the overall share by this much (15 points)
 Z = 1.96  # 95% Wilson intervals
-MAX_EVIDENCE = 20
 
 # The labels detector's categories, as the place in a sentence ("You look happiest ...").
 LABEL_ACTIVITIES = {
@@ -251,4 +250,4 @@ def _evidence(tally: _Tally) -> list[int]:
     happy = newest_first({p.photo_id: p for p, h in tally.seen if h}.values())
     rest = newest_first({p.photo_id: p for p, h in tally.seen if not h}.values())
     ids = list(dict.fromkeys(p.photo_id for p in (*happy, *rest)))
-    return ids[:MAX_EVIDENCE]
+    return ids

@@ -32,7 +32,6 @@ SEGMENT_KEYS = frozenset(
     {"title", "sentence", "why", "signals", "saturation", "min_photos", "min_days", "min_share"}
 )
 NIGHT_HOURS = range(0, 5)  # 00:00 to 04:59
-MAX_EVIDENCE = 50
 DEFAULT_SATURATION = 10.0
 DEFAULT_MIN_PHOTOS = 2
 DEFAULT_MIN_DAYS = 1
@@ -298,7 +297,7 @@ def evaluate(
                 title=rule.title,
                 sentence=rule.sentence.format(count=len(evidence)),
                 confidence=score,
-                evidence=[p.photo_id for p in evidence[:MAX_EVIDENCE]],
+                evidence=[p.photo_id for p in evidence],
                 why=rule.why,
             )
         )

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.places import Place, Trip
@@ -20,6 +21,14 @@ from shadowlens.daemon.wording import plural
 MAX_EVIDENCE = 20
 MAX_LISTED_COUNTRIES = 8
 MAX_LISTED_CITIES = 5
+
+
+class Said(NamedTuple):
+    """One sentence with its stable id (``place.home``) and the photos behind it."""
+
+    id: str
+    text: str
+    photo_ids: list[int]
 
 
 @dataclass(frozen=True)
@@ -95,20 +104,36 @@ def _listed(items: Sequence[Visited], limit: int) -> str:
 def travel_sentences(
     countries: Sequence[Visited], cities: Sequence[Visited], min_countries: int
 ) -> list[str]:
+    return [said.text for said in travel_claims(countries, cities, min_countries)]
+
+
+def travel_claims(countries: Sequence[Visited], cities: Sequence[Visited], min_countries: int) -> list[Said]:
     said = []
     if len(countries) >= min_countries:
         since = min(c.first_day for c in countries).year
         said.append(
-            f"You have been to {len(countries)} countries since {since}: "
-            + _listed(countries, MAX_LISTED_COUNTRIES)
+            Said(
+                "travel.countries",
+                f"You have been to {len(countries)} countries since {since}: "
+                + _listed(countries, MAX_LISTED_COUNTRIES),
+                _photos_of(countries),
+            )
         )
     if len(cities) >= 2:
         most = sorted(cities, key=lambda v: (-v.days, v.first_day, v.name))
         said.append(
-            f"Your photos were taken in {len(cities)} cities, most days in "
-            + _listed(most, MAX_LISTED_CITIES)
+            Said(
+                "travel.cities",
+                f"Your photos were taken in {len(cities)} cities, most days in "
+                + _listed(most, MAX_LISTED_CITIES),
+                _photos_of(cities),
+            )
         )
     return said
+
+
+def _photos_of(visited: Sequence[Visited]) -> list[int]:
+    return list(dict.fromkeys(i for v in visited for i in v.photo_ids))
 
 
 def _span(place: Place) -> str:
@@ -117,6 +142,10 @@ def _span(place: Place) -> str:
 
 
 def place_sentences(places: Sequence[Place], trips: Sequence[Trip]) -> list[str]:
+    return [said.text for said in place_claims(places, trips)]
+
+
+def place_claims(places: Sequence[Place], trips: Sequence[Trip]) -> list[Said]:
     """Where you live and work, in the past tense when the evidence is old, and your trips."""
     said = []
     home = next((p for p in places if p.label == "home"), None)
@@ -130,9 +159,10 @@ def place_sentences(places: Sequence[Place], trips: Sequence[Trip]) -> list[str]
         )
         weeks = plural(home.evidence_weeks, "week")
         if home.current:
-            said.append(f"You probably live{where}: {evidence} in {weeks}")
+            text = f"You probably live{where}: {evidence} in {weeks}"
         else:
-            said.append(f"You lived{where} ({_span(home)}): {evidence} in {weeks}, none lately")
+            text = f"You lived{where} ({_span(home)}): {evidence} in {weeks}, none lately"
+        said.append(Said("place.home", text, list(home.photo_ids)))
     if work:
         where = f" in {work.city}" if work.city else " at one place"
         evidence = (
@@ -140,9 +170,10 @@ def place_sentences(places: Sequence[Place], trips: Sequence[Trip]) -> list[str]
             f"{plural(work.evidence_days, 'weekday')} in {plural(work.evidence_weeks, 'week')}"
         )
         if work.current:
-            said.append(f"You probably work{where}: {evidence}")
+            text = f"You probably work{where}: {evidence}"
         else:
-            said.append(f"You worked{where} ({_span(work)}): {evidence}, none lately")
+            text = f"You worked{where} ({_span(work)}): {evidence}, none lately"
+        said.append(Said("place.work", text, list(work.photo_ids)))
     away = sum(t.photo_days for t in trips)
     # "You travel" claims a habit: one outing is not one.
     if len(trips) >= MIN_TRIPS or away >= MIN_DAYS_AWAY:
@@ -152,5 +183,6 @@ def place_sentences(places: Sequence[Place], trips: Sequence[Trip]) -> list[str]
             for count, noun in ((len(trips) - outings, "trip"), (outings, "day trip"))
             if count
         )
-        said.append(f"You travel: {kinds} away from home, with photos on {plural(away, 'day')}")
+        text = f"You travel: {kinds} away from home, with photos on {plural(away, 'day')}"
+        said.append(Said("trips", text, list(dict.fromkeys(i for t in trips for i in t.photo_ids))))
     return said

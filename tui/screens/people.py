@@ -21,13 +21,13 @@ from textual.widgets import DataTable, Footer, Header
 # auto -> child -> not a child -> auto: the user's mark is child_override, None means "estimate".
 NEXT_CHILD: dict[bool | None, bool | None] = {None: True, True: False, False: None}
 PEOPLE_COLUMNS = [("mark", "✓", 1), ("name", "Person", 12), ("photos", "Photos", 6), ("faces", "Faces", 5)]
-PEOPLE_COLUMNS += [("owner", "★", 1), ("child", "Child", 6)]
+PEOPLE_COLUMNS += [("owner", "★", 1), ("child", "Child", 15)]
 NO_FACES = "No faces found yet.\nPeople appear once photos with faces are indexed."
 
 
 class PeopleScreen(LibraryScreen):
     DEFAULT_CSS = """
-    #people-table { width: 44; }
+    #people-table { width: 53; }
     #person-detail { width: 1fr; padding-left: 1; }
     #person-head { height: auto; max-height: 9; }
     #person-thumb { width: 14; height: 7; margin-right: 1; }
@@ -63,7 +63,9 @@ class PeopleScreen(LibraryScreen):
 
     def fetch(self) -> PeopleData:
         library = self.library
-        return PeopleData(library.persons(), library.profile() or {}, library.child_marks())
+        return PeopleData(
+            library.persons(), library.profile() or {}, library.child_marks(), library.possible_children()
+        )
 
     def show(self, data: PeopleData) -> None:
         self.data = data

@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from shadowlens.daemon.wording import agree
+from rich.text import Text
+from shadowlens.daemon.profile.stored import claims_of
+from shadowlens.daemon.wording import agree, backing
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.charts import bar_lines, columns
 from shadowlens.tui.formats import plural, rate_per_week
+from shadowlens.tui.screens.evidence_list import EvidenceListScreen
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Header, Sparkline, Static
+from textual.widgets import Footer, Header, OptionList, Sparkline, Static
+from textual.widgets.option_list import Option
 
 WEEKDAYS = "Mo Tu We Th Fr Sa Su"
 # A trend needs two points: one week drawn as a sparkline fills the whole width, as if every
@@ -22,10 +26,22 @@ MIN_RATE_DAYS = 14
 
 
 class ProfileScreen(LibraryScreen):
+    DEFAULT_CSS = """
+    ProfileScreen #profile-claims { max-height: 20; }
+    """
+    AUTO_FOCUS = "#profile-claims"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims: dict[str, dict[str, Any]] = {}
+        self._listed: list[tuple[str, str]] = []  # (id, text) of the options shown
+
     def compose(self) -> ComposeResult:
         yield Header()
         with VerticalScroll(id="profile"):
-            yield Static("", id="profile-sentences", classes="panel")
+            yield Static("", id="profile-sentences", classes="panel-title")
+            # Every statement is one option: enter lists the photos behind it.
+            yield OptionList(id="profile-claims")
             with Horizontal(classes="row"):
                 yield Static("", id="profile-brands", classes="panel half")
                 yield Static("", id="profile-places", classes="panel half")
@@ -48,7 +64,12 @@ class ProfileScreen(LibraryScreen):
                 "No profile yet: it is built after `shadowlens scan` and kept current by the daemon."
             )
             return
-        self.query_one("#profile-sentences", Static).update(_sentences(profile))
+        count = int(profile.get("photo_count") or 0)
+        self.query_one("#profile-sentences", Static).update(
+            f"What your {plural(count, 'photo')} {agree(count, 'tells', 'tell')} a marketer"
+            " [dim](enter on a statement lists its photos)[/dim]"
+        )
+        self._show_claims(claims_of(profile))
         brands = [(b["name"], int(b["photo_count"])) for b in profile.get("brands", [])[:8]]
         self.query_one("#profile-brands", Static).update(
             "\n".join(
@@ -77,6 +98,30 @@ class ProfileScreen(LibraryScreen):
                 or "unknown"
             )
         )
+
+    def _show_claims(self, claims: list[dict[str, Any]]) -> None:
+        """Refilled only when the statements changed, keeping the highlight on the same one."""
+        options = self.query_one("#profile-claims", OptionList)
+        wanted = [(str(c["id"]), _option_text(c)) for c in claims]
+        self.claims = {str(c["id"]): c for c in claims}
+        listed = [(claim_id, text.plain) for claim_id, text in wanted]
+        if listed == self._listed and options.option_count:
+            return
+        self._listed = listed
+        highlighted = options.highlighted_option.id if options.highlighted_option else None
+        options.clear_options()
+        options.add_options(Option(text, id=claim_id) for claim_id, text in wanted)
+        if not wanted:
+            options.add_option(Option("The profile makes no statement yet.", disabled=True))
+        elif highlighted in self.claims:
+            options.highlighted = options.get_option_index(highlighted)
+        else:
+            options.highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        claim = self.claims.get(str(event.option.id))
+        if claim is not None:
+            self.app.push_screen(EvidenceListScreen(claim))
 
     def _show_mood(self, weekly: list[dict[str, Any]]) -> None:
         """The sparkline from two weeks on; below that, what there is, in words."""
@@ -112,18 +157,11 @@ def _mood_note(weekly: list[dict[str, Any]]) -> str:
     return f"{len(weekly)} weeks, {weekly[0].get('week', '?')} to {weekly[-1].get('week', '?')}"
 
 
-def _sentences(profile: dict[str, Any]) -> str:
-    count = int(profile.get("photo_count") or 0)
-    lines = [f"[b]What your {plural(count, 'photo')} {agree(count, 'tells', 'tell')} a marketer[/b]"]
-    lines += [f"• {s}" for s in profile.get("statements", [])]
-    lines += [
-        f"• {s['sentence']} [dim](confidence {s['confidence']:.0%})[/dim]"
-        for s in profile.get("segments", [])
-    ]
-    # Only with enough faces read by an expression model; older profiles have no such part.
-    enjoyed = (profile.get("enjoyment") or {}).get("statements", [])
-    lines += [f"• {s['sentence']} [dim]({plural(len(s['evidence']), 'photo')})[/dim]" for s in enjoyed]
-    return "\n".join(lines)
+def _option_text(claim: dict[str, Any]) -> Text:
+    """The sentence as data (a city's name is never markup), then what backs it, dimmed."""
+    text = Text(f"• {claim['text']} ")
+    text.append(f"({backing(claim)})", style="dim")
+    return text
 
 
 def _places(places: list[dict[str, Any]]) -> str:

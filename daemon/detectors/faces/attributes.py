@@ -8,6 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+from shadowlens.daemon.detectors.faces import ages
 from shadowlens.daemon.detectors.faces.align import align, crop_square, to_blob
 from shadowlens.daemon.detectors.faces.embedders import OnnxFaceModel, graph_normalisation
 from shadowlens.daemon.detectors.faces.types import FaceAttributes, Image, RawFace
@@ -22,6 +23,14 @@ MINI_XCEPTION_CLASSES = ("angry", "disgust", "fearful", "happy", "sad", "surpris
 def _softmax(row: np.ndarray) -> np.ndarray:
     shifted = np.exp(row - row.max())
     return np.asarray(shifted / shifted.sum())
+
+
+def forget_unreadable_age(image: Image, face: RawFace, attrs: FaceAttributes) -> bool:
+    """Drop the age of a face too small or too blurred to have one, saying why."""
+    note = ages.unreadable(image, face)
+    if note is not None:
+        attrs.age, attrs.age_note = None, note
+    return note is not None
 
 
 class InsightfaceGenderAge(OnnxFaceModel):
@@ -40,11 +49,12 @@ class InsightfaceGenderAge(OnnxFaceModel):
             return
         side = int(self._session.get_inputs()[0].shape[-1] or 96)
         blob = to_blob([crop_square(image, f, side, margin=1.5) for f in faces], *self._norm)
-        for row, attrs in zip(self.run_batched(blob), out, strict=True):
+        for face, row, attrs in zip(faces, self.run_batched(blob), out, strict=True):
             sex = _softmax(row[:2])
             attrs.sex = "male" if sex[1] >= sex[0] else "female"
             attrs.sex_confidence = round(float(sex.max()), 3)
             attrs.age = round(float(row[2]) * 100, 1)
+            forget_unreadable_age(image, face, attrs)
 
 
 class AgeAndGenderModel(LazyModel):
@@ -83,6 +93,41 @@ class AgeAndGenderModel(LazyModel):
             attrs.sex = str(prediction["gender"]["value"])
             attrs.sex_confidence = round(float(prediction["gender"]["confidence"]) / 100, 3)
             attrs.age = float(prediction["age"]["value"])
+        self._add_ranges(image, faces, out)
+
+    def _add_ranges(self, image: Image, faces: list[RawFace], out: list[FaceAttributes]) -> None:
+        """The age interval of each readable face; no age at all for the unreadable ones."""
+        readable = [(f, a) for f, a in zip(faces, out, strict=True) if not forget_unreadable_age(image, f, a)]
+        if not readable:
+            return
+        images = {False: np.ascontiguousarray(image), True: np.ascontiguousarray(image[:, ::-1])}
+        width = image.shape[1]
+        augmented = [ages.augmented_boxes(face, width) for face, _ in readable]
+        rows = self._age_distributions(images, [box for boxes in augmented for box in boxes])
+        per_face = len(ages.AUGMENTATIONS) * len(ages.SHADES)
+        for i, (face, attrs) in enumerate(readable):
+            span = ages.age_range(
+                rows[i * per_face : (i + 1) * per_face], self._age_weights(), ages.face_side(face)
+            )
+            attrs.age_low, attrs.age_high = span.low, span.high
+            attrs.possible_child = span.possible_child
+
+    def _age_distributions(
+        self, images: dict[bool, Image], boxes: list[tuple[ages.Box, bool]]
+    ) -> NDArray[np.float32]:
+        # The package's public API rounds the distribution away to one integer, so the chips and
+        # the 81 probabilities come from the same frontend and network its ``predict`` uses.
+        with self._model._lock:
+            frontend = self._model._ensure_frontend()
+            chips = [
+                ages.shaded(frontend.extract(images[mirrored], [box])[0].age_chip, shade)
+                for box, mirrored in boxes
+                for shade in ages.SHADES
+            ]
+            return np.asarray(self._model._engine.age.probabilities(chips), dtype=np.float32)
+
+    def _age_weights(self) -> list[float]:
+        return [float(w) for w in self._model._engine.age.spec.age_weights]
 
 
 class FerExpression(OnnxFaceModel):

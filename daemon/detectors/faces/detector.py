@@ -8,7 +8,7 @@ model re-analyses exactly the photos analysed without it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, ClassVar
@@ -62,7 +62,7 @@ class FacesDetector(Detector):
     ttl_seconds: ClassVar[float] = 300.0
     # Faces reach the profile as faces (people, mood, children), not as facts.
     counts: ClassVar[frozenset[str] | None] = frozenset({"face"})
-    reads: ClassVar[tuple[str, ...] | None] = ("age", "smiling", "expression.label")
+    reads: ClassVar[tuple[str, ...] | None] = ("age", "possible_child", "smiling", "expression.label")
 
     @classmethod
     def facts(cls, finding: StoredFinding) -> Iterable[Fact]:
@@ -72,19 +72,31 @@ class FacesDetector(Detector):
     def exposure(
         cls, findings: Sequence[StoredFinding], context: ExposureContext, points: ExposurePoints
     ) -> list[Reason]:
-        children = others = 0
+        children = possible = others = 0
         for face in findings:
             if face.person_id is not None and face.person_id == context.owner:
                 continue  # your own face exposes no one else
             age = face.attrs.get("age")
-            if context.is_child(face.person_id, float(age) if isinstance(age, int | float) else None):
+            point = float(age) if isinstance(age, int | float) else None
+            if context.is_child(face.person_id, point):
                 children += 1
+            elif context.is_possible_child(face.person_id, point, bool(face.attrs.get("possible_child"))):
+                possible += 1
             else:
                 others += 1
         reasons = []
         if children:
             reasons.append(
                 Reason("child", points.child, _count(children, "a child's face", "children's faces"))
+            )
+        if possible:
+            # Said as uncertain as it is: the user answers it on the People screen (child / adult).
+            reasons.append(
+                Reason(
+                    "possible_child",
+                    points.possible_child,
+                    "possibly a child" if possible == 1 else f"possibly a child ({possible} faces)",
+                )
             )
         if others:
             one, many = (
@@ -109,7 +121,7 @@ class FacesDetector(Detector):
         a = finding.attrs
         expression = a.get("expression")
         words = [
-            f"about {round(a['age'])}" if isinstance(a.get("age"), int | float) else None,
+            _age_words(a),
             a.get("sex") if isinstance(a.get("sex"), str) else None,
             expression.get("label") if isinstance(expression, dict) else None,
             f"person {finding.person_id}" if finding.person_id is not None else None,
@@ -206,8 +218,31 @@ class FacesDetector(Detector):
             embedding_dim=None if vector is None else int(vector.shape[0]),
             embedding=None if vector is None else np.asarray(vector, dtype=np.float32).tobytes(),
             embedder=embedder.model_id if vector is not None else None,
-            extra={"sex_confidence": attrs.sex_confidence} if attrs.sex_confidence is not None else {},
+            extra={k: v for k, v in _age_and_sex_extras(attrs).items() if v is not None},
         )
+
+
+def _age_words(attrs: Mapping[str, Any]) -> str | None:
+    """ "about 34 (26-50)", "possibly a child (about 14, 1-40)", "age unknown (too small)"."""
+    age, low, high = attrs.get("age"), attrs.get("age_low"), attrs.get("age_high")
+    if not isinstance(age, int | float):
+        note = attrs.get("age_note")
+        return f"age unknown ({note})" if isinstance(note, str) else None
+    if not isinstance(low, int | float) or not isinstance(high, int | float):
+        return f"about {round(age)}"
+    if attrs.get("possible_child") is True:
+        return f"possibly a child (about {round(age)}, {round(low)}-{round(high)})"
+    return f"about {round(age)} ({round(low)}-{round(high)})"
+
+
+def _age_and_sex_extras(attrs: FaceAttributes) -> dict[str, object]:
+    return {
+        "sex_confidence": attrs.sex_confidence,
+        "age_low": attrs.age_low,
+        "age_high": attrs.age_high,
+        "possible_child": attrs.possible_child,
+        "age_note": attrs.age_note,
+    }
 
 
 def _count(n: int, one: str, many: str) -> str:

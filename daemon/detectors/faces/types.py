@@ -33,6 +33,11 @@ class RawFace:
 @dataclass
 class FaceAttributes:
     age: float | None = None
+    # The age model's interval (10th to 90th percentile over augmentations), when it has one.
+    age_low: float | None = None
+    age_high: float | None = None
+    possible_child: bool | None = None
+    age_note: str | None = None  # why there is no age: "too small", "too blurred"
     sex: str | None = None
     sex_confidence: float | None = None
     expression: str | None = None
