@@ -15,6 +15,11 @@ from shadowlens.daemon.fsnames import from_index_text, index_text
 from sqlalchemy import Engine, text
 
 EARTH_RADIUS_M = 6_371_000.0  # as daemon.profile.places has it
+# The columns of a PhotoRow, as every photo list selects them.
+PHOTO_ROW_COLUMNS = """p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
+    p.taken_at, p.city, p.country_code, p.marked_safe,
+    (SELECT count(DISTINCT fa.person_id) FROM faces fa WHERE fa.photo_id = p.id) AS people,
+    (SELECT group_concat(DISTINCT b.label) FROM findings b WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands"""
 SORTS = {
     "exposure": "p.exposure",
     "date": "p.taken_at",
@@ -103,11 +108,7 @@ def photo_page(
     # it from walking the column's index and make it sort all 100,000 photos for each page.
     nulls_last = "" if descending else f"{order} IS NULL, "
     sql = f"""
-        SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
-               p.taken_at, p.city, p.country_code, p.marked_safe,
-               (SELECT count(DISTINCT fa.person_id) FROM faces fa WHERE fa.photo_id = p.id) AS people,
-               (SELECT group_concat(DISTINCT b.label) FROM findings b
-                 WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands
+        SELECT {PHOTO_ROW_COLUMNS}
         FROM photos p
         WHERE {where}
         ORDER BY {nulls_last}{order} {direction}, p.id
@@ -144,11 +145,7 @@ def photos_by_id(engine: Engine, photo_ids: Sequence[int], limit: int = 200) -> 
         return []
     # Literal integers, not one bound parameter each: SQLite caps the parameters of a statement.
     sql = f"""
-        SELECT p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path, p.exposure,
-               p.taken_at, p.city, p.country_code, p.marked_safe,
-               (SELECT count(DISTINCT fa.person_id) FROM faces fa WHERE fa.photo_id = p.id) AS people,
-               (SELECT group_concat(DISTINCT b.label) FROM findings b
-                 WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands
+        SELECT {PHOTO_ROW_COLUMNS}
         FROM photos p WHERE p.id IN ({",".join(map(str, ids))})
         ORDER BY p.taken_at IS NULL, p.taken_at DESC, p.id LIMIT :limit
     """
