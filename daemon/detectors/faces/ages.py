@@ -43,6 +43,10 @@ QUANTILES = (0.1, 0.9)
 # quarter measured on a well-lit adult. A face read at under about 18.5 at any augmentation
 # then reaches under CHILD_AGE, one read at 20 and over does not.
 RELATIVE_ERROR = 0.3
+# A single reading's interval whose low end is at least this is a clear adult: the 24 variants
+# are run only below it. It sits well above CHILD_AGE because one reading understates the spread
+# (the girl's single reading alone stays above 13; her variants reach under it).
+CLEAR_ADULT_LOW = 20.0
 # (scale of the box, shift right and down as a fraction of its side, mirrored)
 AUGMENTATIONS: tuple[tuple[float, float, float, bool], ...] = (
     (1.0, 0.0, 0.0, False),
