@@ -7,12 +7,16 @@ photo.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
+from shadowlens.daemon.analysis.findings import Finding
+from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
 
 from tests.conftest import corpus_or_skip
 
@@ -72,3 +76,23 @@ def write_shot(shot: Shot, folder: Path, index: int = 0) -> Path:
 
 def write_library(shots: list[Shot], folder: Path) -> list[Path]:
     return [write_shot(shot, folder, i) for i, shot in enumerate(shots)]
+
+
+def analysed(
+    path: Path,
+    found: Mapping[str, Sequence[Finding]],
+    versions: Mapping[str, str],
+    size: tuple[int, int] = (64, 48),
+) -> AnalysisResult:
+    """An analysis of the small JPEG at ``path`` as the pipeline would give it, with the findings a
+    test chose per detector (detectors without any found nothing): a library without models."""
+    return AnalysisResult(
+        path=str(path),
+        stat=FileStat.of(path),
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        format="JPEG",
+        width=size[0],
+        height=size[1],
+        runs=[DetectorRun(name, version, list(found.get(name, []))) for name, version in versions.items()],
+        signature=",".join(f"{n}@{v}" for n, v in sorted(versions.items())),
+    )

@@ -8,7 +8,6 @@ then the real ``ProfileUpdater`` builds the profile as of the tests' day. No mod
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import tomllib
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from shadowlens.daemon import clock
 from shadowlens.daemon.analysis.hooks import FindingHooks, Hooks, StoredFinding
-from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.api import FaceFinding, Finding, TimeFinding
 from shadowlens.daemon.config import ExposurePoints, ProfileSettings, load_config
 from shadowlens.daemon.detectors.vision.labels import LabelFinding, LabelsDetector
@@ -50,6 +49,7 @@ from shadowlens.daemon.profile.segments import (
 from shadowlens.daemon.profile.updater import ProfileUpdater
 
 from tests.conftest import LIBRARY_NOW, REPO, Env, small_jpeg
+from tests.library_builder import analysed
 
 NOW = clock.parse_pin(LIBRARY_NOW)
 FER = "fer-mini-xception"
@@ -160,16 +160,7 @@ def _result(pic: Pic, folder: Path, index: int) -> AnalysisResult:
         ],
         "faces": [_face(expression, i) for i, expression in enumerate(pic.faces)],
     }
-    return AnalysisResult(
-        path=str(path),
-        stat=FileStat.of(path),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        format="JPEG",
-        width=64,
-        height=48,
-        runs=[DetectorRun(name, version, found.get(name, [])) for name, version in VERSIONS.items()],
-        signature=",".join(f"{n}@{v}" for n, v in sorted(VERSIONS.items())),
-    )
+    return analysed(path, found, VERSIONS)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ libraries written through the one writer show that a petrol station is no sweet 
 from __future__ import annotations
 
 import ast
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from shadowlens.daemon import clock
-from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
+from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.api import BrandFinding, Finding, TimeFinding
 from shadowlens.daemon.config import load_config
 from shadowlens.daemon.detectors.text.lexicon import Lexicon
@@ -31,6 +30,7 @@ from shadowlens.daemon.profile.updater import ProfileUpdater
 from shadowlens.models.manifest import load_manifest
 
 from tests.conftest import LIBRARY_NOW, REPO, Env, small_jpeg
+from tests.library_builder import analysed
 
 NOW = clock.parse_pin(LIBRARY_NOW)
 OBJECTS_MODEL = "nanodet-coco"
@@ -319,16 +319,7 @@ def _result(shot: Shot, folder: Path, index: int, lexicon: Lexicon) -> AnalysisR
             for name in shot.brands
         ],
     }
-    return AnalysisResult(
-        path=str(path),
-        stat=FileStat.of(path),
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
-        format="JPEG",
-        width=64,
-        height=48,
-        runs=[DetectorRun(name, version, found.get(name, [])) for name, version in VERSIONS.items()],
-        signature=",".join(f"{n}@{v}" for n, v in sorted(VERSIONS.items())),
-    )
+    return analysed(path, found, VERSIONS)
 
 
 def profile_of(root: Path, shots: Sequence[Shot], lexicon: Lexicon) -> dict[str, Any]:
