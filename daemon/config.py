@@ -149,6 +149,12 @@ class ProfileSettings(_Section):
     place_half_life_days: float = Field(default=365.0, gt=0)
     # "You have been to N countries": said from this many countries on, with or without a home.
     travel_min_countries: int = Field(default=2, ge=1)
+    # Habit statements (devices, daily rhythm, who you are with, where you go out) count distinct
+    # days: nothing is said below habit_min_days or under habit_min_confidence, and confidence
+    # reaches 0.9 at habit_full_days.
+    habit_min_days: int = Field(default=3, ge=1)
+    habit_full_days: int = Field(default=10, ge=1)
+    habit_min_confidence: float = Field(default=0.5, ge=0, le=1)
     # How often the daemon refreshes the profile after new photos (it only rebuilds when
     # something changed), and when it re-clusters all faces from scratch (local time, "HH:MM").
     refresh_minutes: float = Field(default=2.0, gt=0)

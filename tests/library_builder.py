@@ -38,6 +38,7 @@ class Shot:
     lon: float | None = None
     lines: list[str] = field(default_factory=list)
     background: str | None = None
+    device: tuple[str, str] = ("Google", "Pixel 7")  # EXIF Make, Model
 
 
 def _dms(value: float) -> tuple[Fraction, Fraction, Fraction]:
@@ -59,7 +60,7 @@ def write_shot(shot: Shot, folder: Path, index: int = 0) -> Path:
         draw.text((50, y), line, fill="black", font=font)
         y += size + 60
     exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "Google", "Pixel 7"
+    exif[0x010F], exif[0x0110] = shot.device
     details = exif.get_ifd(EXIF_IFD)
     details[DATETIME_ORIGINAL] = shot.when.strftime("%Y:%m:%d %H:%M:%S")
     details[OFFSET_ORIGINAL] = "+01:00"

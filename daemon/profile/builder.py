@@ -21,11 +21,16 @@ from shadowlens.daemon.profile.claims import (
     gps_claim,
     segment_claim,
 )
+from shadowlens.daemon.profile.company import company_claims
+from shadowlens.daemon.profile.devices import device_claims
 from shadowlens.daemon.profile.enjoyment import enjoyment
 from shadowlens.daemon.profile.facts import PhotoFacts
+from shadowlens.daemon.profile.going_out import going_out_claims
+from shadowlens.daemon.profile.habit_evidence import HabitRule, newest
 from shadowlens.daemon.profile.habits import habits
 from shadowlens.daemon.profile.place_days import PlaceRules
 from shadowlens.daemon.profile.places import cluster_places, find_trips
+from shadowlens.daemon.profile.rhythm import rhythm_claims
 from shadowlens.daemon.profile.segments import SegmentContext, evaluate, installed_signal_keys, load_rules
 from shadowlens.daemon.profile.taste import brand_affinity, category_counts, mood, parent_counts
 from shadowlens.daemon.profile.travel import place_claims, travel_claims, visited
@@ -111,7 +116,21 @@ def build_profile(
         *(from_said(s) for s in travel_claims(countries, cities, settings.travel_min_countries)),
         *_gps(facts),
     ]
-    claims = said + [segment_claim(s) for s in segments] + [enjoyment_claim(s) for s in enjoyed.statements]
+    rule = HabitRule(settings.habit_min_days, settings.habit_full_days, settings.habit_min_confidence)
+    children = frozenset(p.id for p in persons if p.child)
+    latest = newest(facts) or now
+    habit_claims = [
+        *device_claims(facts, rule, latest),
+        *rhythm_claims(facts, rule),
+        *company_claims(facts, owner_id, named, children, rule, latest),
+        *going_out_claims(facts, place_of, home is not None and home.current, rule, latest),
+    ]
+    claims = [
+        *said,
+        *habit_claims,
+        *(segment_claim(s) for s in segments),
+        *(enjoyment_claim(s) for s in enjoyed.statements),
+    ]
     return {
         "built_at": now.isoformat(timespec="seconds"),
         "photo_count": len(facts),

@@ -8,6 +8,7 @@ the same across rebuilds (``place.home``, ``segment.coffee_lover``, ``gps``), so
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,11 @@ class Claim:
             "evidence": [p.path for p in evidence],
             "photo_ids": [p.photo_id for p in evidence],
         }
+
+
+def slug(name: str) -> str:
+    """A name as a part of a claim id: "San José" -> "san_josé", "Konica Minolta" -> "konica_minolta"."""
+    return re.sub(r"\W+", "_", name.casefold()).strip("_")
 
 
 def gps_claim(facts: Sequence[PhotoFacts]) -> Claim | None:

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.base import BaseScheduler
 from shadowlens.daemon import clock
@@ -19,12 +20,14 @@ from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.schema import Alert, DaemonState, Photo
 from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.profile.stored import claims_of
 from shadowlens.daemon.profile.updater import ProfileUpdater
-from shadowlens.daemon.wording import plural
+from shadowlens.daemon.wording import backing, plural
 from sqlalchemy import func, select
 
 log = logging.getLogger(__name__)
 DIGEST_KEY = "digest"
+DIGEST_STATEMENTS = 4
 
 
 class ProfileJobs:
@@ -106,13 +109,18 @@ class ProfileJobs:
                 session.scalar(select(func.count()).select_from(Alert).where(Alert.created_at >= since)) or 0
             )
             snapshot = session.get(DaemonState, "profile")
+            last = session.get(DaemonState, DIGEST_KEY)
         profile = snapshot.value if snapshot else {}
+        told = {(c.get("id"), c.get("text")) for c in (last.value.get("claims") or [])} if last else set()
+        claims = claims_of(profile)
         lines = [f"{plural(photos, 'new photo')} analysed, {risky} risky."]
-        lines += list(profile.get("statements", []))[:2]
-        lines += [s["sentence"] for s in profile.get("segments", [])[:3]]
+        lines += digest_lines(claims, told)
         notification = Notification("What your photos revealed this week", "\n".join(lines), [], None, 1)
         log.info("weekly digest: %s", " ".join(lines))
-        self.store.profile.save_profile_part(DIGEST_KEY, {"at": now.isoformat(), "lines": lines})
+        said = [{"id": c["id"], "text": c["text"]} for c in claims]
+        self.store.profile.save_profile_part(
+            DIGEST_KEY, {"at": now.isoformat(), "lines": lines, "claims": said}
+        )
         if self.config.alerts.desktop and self.delivery.desktop_available():
             self.delivery.notifier.send(notification)
         return notification
@@ -124,3 +132,17 @@ class ProfileJobs:
             action()
         except Exception:
             log.exception("%s failed; the daemon goes on", what)
+
+
+def digest_lines(claims: list[dict[str, Any]], told: set[tuple[Any, Any]]) -> list[str]:
+    """The statements the last digest did not make (new, or changed: "3 iPhones" became "4"),
+    most confident first; a week that changed nothing says so rather than repeat the profile."""
+    new = [c for c in claims if (c.get("id"), c.get("text")) not in told]
+    if not new:
+        return ["Nothing new in your profile this week."] if claims else []
+    ranked = sorted(new, key=lambda c: -(c.get("confidence") or 0))[:DIGEST_STATEMENTS]
+    more = len(new) - len(ranked)
+    lines = [f"{'New: ' if told else ''}{c['text']} ({backing(c)})" for c in ranked]
+    if more:
+        lines.append(f"and {plural(more, 'more statement')}: `shadowlens profile`")
+    return lines

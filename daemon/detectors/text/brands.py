@@ -70,7 +70,8 @@ class BrandsDetector(BrandHooks, Detector):
     name = "brands"
     # 2: ordinary words need stronger evidence, and fuel and energy drinks are categories of their
     # own; a new version re-analyses indexed photos, dropping the brands version 1 read wrongly.
-    version = "2"
+    # 3: pet food and oral care are categories of their own (dog food made foodies).
+    version = "3"
     after = ("text", "codes", "logos")
     Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
 

@@ -34,7 +34,7 @@ CATEGORIES = frozenset(
     {
         *("food", "soft drinks", "energy drinks", "alcohol", "tobacco", "fashion", "sportswear", "tech"),
         *("cars", "retail", "fast food", "coffee", "finance", "travel", "beauty", "toys", "luxury"),
-        *("streaming", "telecom", "fuel", "media", "household"),
+        *("streaming", "telecom", "fuel", "media", "household", "pet food", "oral care"),
     }
 )
 # The languages of the lexicon's own spellings and of the markets it covers.

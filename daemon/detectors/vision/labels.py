@@ -5,7 +5,7 @@ gives each photo a probability for 1000 classes. The rules in daemon/data/labels
 ``[detectors.labels] rules_file`` names) map those classes to the categories an ad broker sells
 ("coffee", "pets", "travel"); each category that fires is one ``label`` finding, whose classes say
 what the model saw. Each counts as the profile fact ("label", <category id>) through the default
-facts hook. Without a built model the detector finds nothing and its version says so ("1+off").
+facts hook. Without a built model the detector finds nothing and its version says so ("2+off").
 """
 
 from __future__ import annotations
@@ -135,7 +135,8 @@ class LabelsSettings(DetectorSettings):
 
 class LabelsDetector(PixelReasons, Detector):
     name = "labels"
-    version = "1"
+    # 2: a petrol pump is no longer "cars" (every driver fills up)
+    version = "2"
     Settings: ClassVar[type[DetectorSettings]] = LabelsSettings
     # Each category counts as the fact ("label", its id): the default facts hook.
     counts: ClassVar[frozenset[str] | None] = frozenset({"label"})
@@ -155,21 +156,21 @@ class LabelsDetector(PixelReasons, Detector):
         self.needs = Needs(pixels=settings.long_side)
         self.model: ImagenetClassifier | None = None
         self.names = imagenet_classes()
-        self.version = "1+off"
+        self.version = "2+off"
         registry = registry or Registry(app_paths().models_dir, self.search_paths)
         spec = registry.best_for(ROLE) if settings.model == "auto" else registry.get(settings.model)
         if spec is not None:
             try:
                 path = registry.path(spec.id)
             except ModelUnavailable:
-                self.version = f"1+missing:{spec.id}"
+                self.version = f"2+missing:{spec.id}"
             else:
                 spec_input: dict[str, Any] = dict(spec.input.get(ROLE, {}))  # type: ignore[call-overload]
                 classes_file = str(spec_input.get("classes_file", CLASSES_FILE))
                 self.names = read_classes(manifest_path().parent / classes_file)
                 scale = scale_of(str(spec_input.get("scale", "x / 127.5 - 1")))
                 self.model = ImagenetClassifier(spec.id, path, scale, self.ttl_seconds)
-                self.version = f"1+{spec.id}"
+                self.version = f"2+{spec.id}"
         self.rules = load_rules(settings.rules_file, self.names)
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
