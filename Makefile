@@ -39,18 +39,23 @@ system-deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_DEPS) >/dev/null
 
 # The suite uses the models `make models` built; a test that needs one fails when it is missing.
+# Two pytest-xdist workers, a test file each at a time (module fixtures are built once): most of
+# the suite's time is daemons, scans and watchers waiting on processes, so two workers halve it
+# on two cores. `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev lint models
-	SHADOWLENS_REQUIRE_BUILT_MODELS=1 $(BIN)/python -m pytest
+	SHADOWLENS_REQUIRE_BUILT_MODELS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	$(MAKE) --no-print-directory test-later-date
 
 # Every test whose result could depend on the date, again with the system clock 400 days ahead:
 # the pinned clock (SHADOWLENS_NOW) must make the date of the run irrelevant.
 LATER_DATE_TESTS := tests/test_clock.py tests/test_tui_snapshots.py tests/test_profile.py \
 	tests/test_profile_people.py tests/test_profile_places.py tests/test_profile_taste.py \
-	tests/test_exposure.py tests/test_alert_delivery.py
+	tests/test_exposure.py tests/test_alert_delivery.py tests/test_profile_habits.py
 test-later-date: $(VENV)/.installed-dev
 	@command -v faketime >/dev/null || { echo "make test needs faketime: sudo make system-deps"; exit 2; }
-	faketime -f +400d $(BIN)/python -m pytest -q -p no:cacheprovider $(LATER_DATE_TESTS)
+	faketime -f +400d $(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile \
+		$(LATER_DATE_TESTS)
 
 lint: $(VENV)/.installed-dev typecheck
 	$(BIN)/ruff check .
