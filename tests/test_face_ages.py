@@ -35,6 +35,7 @@ from shadowlens.daemon.config import Config, ExposurePoints
 from shadowlens.daemon.detectors.faces.detector import FacesDetector, FacesSettings
 from shadowlens.daemon.profile.exposure import ExposureContext, score
 from shadowlens.daemon.profile.facts import PhotoCore, installed_hooks, photo_facts
+from shadowlens.daemon.scrub.runner import blurs
 from shadowlens.models.registry import Registry
 from shadowlens.tui.library import Library
 from shadowlens.tui.people_text import PeopleData, cells, info
@@ -137,6 +138,21 @@ def test_the_exposure_reason_says_possibly_a_child_until_marked_adult(family: li
     ]
     # ... and a child is a child, for sure.
     assert reasons(girl, 7, ExposureContext(child_persons=frozenset({7})))[0][:2] == ("child", points.child)
+
+
+def test_scrub_blur_children_covers_a_possible_child_until_marked_adult(family: list[FaceFinding]) -> None:
+    girl = girl_of(family)
+    adults = [f for f in family if f is not girl]
+
+    def covered(face: FaceFinding, person: int, context: ExposureContext) -> bool:
+        stored = StoredFinding.of(face, "faces")._replace(person_id=person)
+        [box] = FacesDetector.scrub_boxes(stored)
+        return blurs(box, "children", context)
+
+    assert covered(girl, 7, ExposureContext())
+    assert not any(covered(face, 8 + i, ExposureContext()) for i, face in enumerate(adults))
+    assert not covered(girl, 7, ExposureContext(adult_persons=frozenset({7})))
+    assert covered(adults[0], 8, ExposureContext(child_persons=frozenset({8})))
 
 
 def test_the_people_screen_asks_and_the_mark_answers() -> None:

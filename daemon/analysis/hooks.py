@@ -167,6 +167,7 @@ class ScrubBox:
     what: ScrubWhat
     person_id: int | None = None
     age: float | None = None
+    possible_child: bool = False  # the age model could not rule out a child
 
 
 class FindingHooks:

@@ -200,14 +200,7 @@ class Scrubber:
         return stored(result)
 
     def _blurs(self, face: ScrubBox, blur: Blur) -> bool:
-        if blur == "faces":
-            return True
-        if blur == "others":
-            return self.context.owner is None or face.person_id != self.context.owner
-        if blur == "children":
-            # The exposure score's rule: the user's marks win over the estimated age.
-            return self.context.is_child(face.person_id, face.age)
-        return False
+        return blurs(face, blur, self.context)
 
     def _needed(self, detectors: set[str]) -> frozenset[str]:
         """The detectors whose findings were covered and those they read (pii reads the text):
@@ -220,6 +213,20 @@ class Scrubber:
                 needed.add(name)
                 todo += getattr(self.hooks.of(name), "after", ())
         return frozenset(needed)
+
+
+def blurs(face: ScrubBox, blur: Blur, context: ExposureContext) -> bool:
+    """Whether ``--blur`` covers this face. The user's marks win over the estimated age, as in
+    the exposure score, and a possible child counts as a child until marked an adult."""
+    if blur == "faces":
+        return True
+    if blur == "others":
+        return context.owner is None or face.person_id != context.owner
+    if blur == "children":
+        return context.is_child(face.person_id, face.age) or context.is_possible_child(
+            face.person_id, face.age, face.possible_child
+        )
+    return False
 
 
 def _bytes(value: object) -> bytes | None:

@@ -112,7 +112,11 @@ class FacesDetector(Detector):
         age = finding.attrs.get("age")
         return (
             ScrubBox(
-                finding.bbox, "face", finding.person_id, float(age) if isinstance(age, int | float) else None
+                finding.bbox,
+                "face",
+                finding.person_id,
+                float(age) if isinstance(age, int | float) else None,
+                possible_child=finding.attrs.get("possible_child") is True,
             ),
         )
 
