@@ -121,11 +121,13 @@ def travel_claims(countries: Sequence[Visited], cities: Sequence[Visited], min_c
         )
     if len(cities) >= 2:
         most = sorted(cities, key=lambda v: (-v.days, v.first_day, v.name))
+        # "most days in" only when some cities have more days than others; with one day each
+        # the list is just the first ones visited
+        lead = "most days in" if most[0].days > most[-1].days else "among them"
         said.append(
             Said(
                 "travel.cities",
-                f"Your photos were taken in {len(cities)} cities, most days in "
-                + _listed(most, MAX_LISTED_CITIES),
+                f"Your photos were taken in {len(cities)} cities, {lead} " + _listed(most, MAX_LISTED_CITIES),
                 _photos_of(cities),
             )
         )
