@@ -528,7 +528,9 @@ def test_countries_and_cities_need_no_home() -> None:
     assert travel_sentences(countries[:1], cities[:1], min_countries=2) == []
     # with one day in each city, none is where "most days" were spent
     even = travel_sentences(countries, cities[1:], min_countries=2)[1]
-    assert even == "Your photos were taken in 2 cities, among them Berlin (2020, 1 day), Potsdam (2020, 1 day)"
+    assert (
+        even == "Your photos were taken in 2 cities, among them Berlin (2020, 1 day), Potsdam (2020, 1 day)"
+    )
     as_dict = countries[0].as_dict(lambda photo_id: f"/p/{photo_id}.jpg")
     assert (
         as_dict["evidence"] == ["/p/5.jpg", "/p/2.jpg", "/p/1.jpg"] and as_dict["first_day"] == "2019-06-01"

@@ -27,6 +27,7 @@ from shadowlens.daemon.profile.segments import (
     SegmentRule,
     Signal,
     confidence,
+    day_capped_count,
     evaluate,
     load_rules,
 )
@@ -354,6 +355,18 @@ def test_confidence_rises_with_evidence_and_is_zero_below_min_photos() -> None:
     assert many.confidence == 1.0 and many.sentence == "60 dogs"
     assert many.evidence == list(range(60))  # newest first, every photo: a claim lists them all
     assert many.as_dict(lambda i: f"/p/{i}")["evidence"][:2] == ["/p/0", "/p/1"]
+
+
+def test_a_burst_on_few_days_counts_less_than_the_same_photos_on_many_days() -> None:
+    rule = SegmentRule("dogs", "Dogs", "{count} dogs", (Signal("object", frozenset({"dog"})),), 10, 3)
+    burst = [photo(i, days_ago(i % 2, hour=10 + i % 8), objects=("dog",)) for i in range(40)]
+    spread = [photo(i, days_ago(i), objects=("dog",)) for i in range(6)]
+    [few_days] = evaluate(burst, [rule], SegmentContext(owner=None))
+    [many_days] = evaluate(spread, [rule], SegmentContext(owner=None))
+    # 40 photos on 2 days count as 2 x PER_DAY_CAP = 6, the same as 6 photos on 6 days
+    assert few_days.confidence == many_days.confidence == confidence(6, rule) == 0.75
+    assert few_days.sentence == "40 dogs" and len(few_days.evidence) == 40
+    assert day_capped_count([photo(1, None), photo(2, None)]) == 2  # undated: one each
 
 
 def test_segments_come_highest_confidence_first() -> None:

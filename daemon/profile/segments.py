@@ -37,6 +37,9 @@ DEFAULT_MIN_PHOTOS = 2
 DEFAULT_MIN_DAYS = 1
 # 1 - exp(-K) = 0.9: confidence reaches 0.9 when the evidence count equals the rule's saturation
 K = math.log(10)
+# Photos of one day count for at most this many: forty shots of one dinner are one dinner, so a
+# confidence grows with distinct days as well as photos (undated photos count one each).
+PER_DAY_CAP = 3
 
 
 def _no_place(_: PhotoFacts) -> str | None:
@@ -269,6 +272,19 @@ def confidence(evidence_count: int, rule: SegmentRule) -> float:
     return round(1 - math.exp(-K * evidence_count / rule.saturation), 2)
 
 
+def day_capped_count(photos: Sequence[PhotoFacts]) -> int:
+    """The evidence count a confidence uses: each day's photos up to ``PER_DAY_CAP``."""
+    per_day: dict[object, int] = {}
+    undated = 0
+    for photo in photos:
+        if photo.taken_at is None:
+            undated += 1
+        else:
+            day = photo.taken_at.date()
+            per_day[day] = per_day.get(day, 0) + 1
+    return undated + sum(min(n, PER_DAY_CAP) for n in per_day.values())
+
+
 def evaluate(
     photos: Sequence[PhotoFacts], rules: Sequence[SegmentRule], context: SegmentContext
 ) -> list[Segment]:
@@ -287,7 +303,8 @@ def evaluate(
             continue  # a habit needs to be a real share of the library, not a few late parties
         if rule.min_days > 1 and _days(evidence) < rule.min_days:
             continue  # one outing (a dog at the park, a car show) is not a habit
-        score = confidence(len(evidence), rule)
+        # min_photos is about the photos; the confidence's count is capped per day
+        score = confidence(day_capped_count(evidence), rule) if len(evidence) >= rule.min_photos else 0.0
         if score <= 0:
             continue
         evidence = newest_first(evidence)
