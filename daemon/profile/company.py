@@ -15,7 +15,6 @@ from datetime import datetime
 from shadowlens.daemon.profile.claims import Claim
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habit_evidence import HabitRule, distinct_days, years
-from shadowlens.daemon.profile.taste import newest_first
 
 MAX_COMPANIONS = 3
 
@@ -49,13 +48,5 @@ def company_claims(
             who += " (a child)"
         lead = "Most often with" if not claims else "Often with"
         text = f"{lead} {who} {years(photos, latest)}"
-        claims.append(
-            Claim(
-                f"company.person_{person}",
-                "company",
-                text.rstrip(),
-                [p.photo_id for p in newest_first(photos)],
-                confidence=rule.confidence(days),
-            )
-        )
+        claims.append(rule.claim(f"company.person_{person}", text, photos, days))
     return claims

@@ -18,7 +18,6 @@ from datetime import datetime
 from shadowlens.daemon.profile.claims import Claim, slug
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habit_evidence import HabitRule, distinct_days, years
-from shadowlens.daemon.profile.taste import newest_first
 from shadowlens.daemon.wording import plural
 
 
@@ -123,13 +122,7 @@ def _maker_claim(uses: list[DeviceUse], rule: HabitRule, latest: datetime) -> Cl
     maker = uses[0].maker
     what = _model_only(uses[0].device, maker) if len(uses) == 1 else _counted(uses)
     text = f"{maker.name} user, {what} {years(photos, latest)}".rstrip()
-    return Claim(
-        f"device.{slug(maker.name)}",
-        "device",
-        text,
-        [p.photo_id for p in newest_first(photos)],
-        confidence=rule.confidence(days),
-    )
+    return rule.claim(f"device.{slug(maker.name)}", text, photos, days)
 
 
 def _android_claim(uses: list[DeviceUse], rule: HabitRule, latest: datetime) -> Claim | None:
@@ -145,13 +138,7 @@ def _android_claim(uses: list[DeviceUse], rule: HabitRule, latest: datetime) -> 
         makers[:MAX_ANDROID_MAKERS_NAMED] + (["others"] if len(makers) > MAX_ANDROID_MAKERS_NAMED else [])
     )
     text = f"Android user, {plural(len(uses), 'phone')} from {named} {years(photos, latest)}".rstrip()
-    return Claim(
-        "device.android",
-        "device",
-        text,
-        [p.photo_id for p in newest_first(photos)],
-        confidence=rule.confidence(days),
-    )
+    return rule.claim("device.android", text, photos, days)
 
 
 def _counted(uses: list[DeviceUse]) -> str:

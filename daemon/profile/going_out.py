@@ -17,7 +17,6 @@ from shadowlens.daemon.profile.claims import Claim, slug
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habit_evidence import HabitRule, evening_of, years
 from shadowlens.daemon.profile.place_days import NIGHT_ENDS
-from shadowlens.daemon.profile.taste import newest_first
 
 EVENING_STARTS = 18
 # (fact key, values): each is a key an installed detector gives (tests check them).
@@ -57,15 +56,7 @@ def going_out_claims(
         text = (
             f"You go out in {city}: {evenings} evenings with drinks, food or a show {years(photos, latest)}"
         )
-        claims.append(
-            Claim(
-                f"going_out.{slug(city)}",
-                "going_out",
-                text.rstrip(),
-                [p.photo_id for p in newest_first(photos)],
-                confidence=rule.confidence(evenings),
-            )
-        )
+        claims.append(rule.claim(f"going_out.{slug(city)}", text, photos, evenings))
     return claims
 
 

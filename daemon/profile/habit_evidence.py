@@ -13,8 +13,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from shadowlens.daemon.profile.claims import Claim
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.place_days import NIGHT_ENDS
+from shadowlens.daemon.profile.taste import newest_first
 
 K = math.log(10)  # 1 - exp(-K) = 0.9
 # Evidence this close to the library's newest photo is "since YEAR" (still going on); older
@@ -36,6 +38,12 @@ class HabitRule:
 
     def holds(self, days: int) -> bool:
         return days >= self.min_days and self.confidence(days) >= self.min_confidence
+
+    def claim(self, claim_id: str, text: str, photos: Iterable[PhotoFacts], days: int) -> Claim:
+        """The statement with all its photos, newest first; its kind is the id's first part."""
+        evidence = [p.photo_id for p in newest_first(photos)]
+        kind = claim_id.partition(".")[0]
+        return Claim(claim_id, kind, text.rstrip(), evidence, confidence=self.confidence(days))
 
 
 def evening_of(moment: datetime) -> date:

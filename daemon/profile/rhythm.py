@@ -17,7 +17,6 @@ from shadowlens.daemon.profile.claims import Claim
 from shadowlens.daemon.profile.enjoyment import wilson
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.habit_evidence import HabitRule
-from shadowlens.daemon.profile.taste import newest_first
 
 
 @dataclass(frozen=True)
@@ -75,13 +74,7 @@ def _busiest_part(dated: list[PhotoFacts], total_days: int, rule: HabitRule) -> 
     text = (
         f"You take most photos in the {top.name} ({top.hours}): on {top_days} of your {total_days} photo days"
     )
-    return Claim(
-        "rhythm.day_part",
-        "rhythm",
-        text,
-        [p.photo_id for p in newest_first(photos_in[top.name])],
-        confidence=rule.confidence(top_days),
-    )
+    return rule.claim("rhythm.day_part", text, photos_in[top.name], top_days)
 
 
 def _weekends(dated: list[PhotoFacts], days: set[date], rule: HabitRule) -> Claim | None:
@@ -96,10 +89,4 @@ def _weekends(dated: list[PhotoFacts], days: set[date], rule: HabitRule) -> Clai
         f"You take photos mostly at weekends: {len(weekend_days)} of {len(days)} photo days "
         "are Saturdays or Sundays"
     )
-    return Claim(
-        "rhythm.weekends",
-        "rhythm",
-        text,
-        [p.photo_id for p in newest_first(photos)],
-        confidence=rule.confidence(len(weekend_days)),
-    )
+    return rule.claim("rhythm.weekends", text, photos, len(weekend_days))
