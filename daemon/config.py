@@ -209,6 +209,12 @@ class ExposurePoints(_Section):
     )
     document: int = Field(default=15, ge=0, le=100)
     personal_data: int = Field(default=25, ge=0, le=100)
+    # What text says about a person (daemon/detectors/text/personal.py): a name identifies someone
+    # outright; a labelled place, date or sex adds to what the rest of the photo tells.
+    person_name: int = Field(default=20, ge=0, le=100, description="a person's name in the text")
+    place_name: int = Field(default=5, ge=0, le=100, description="a birthplace, home town, address city")
+    labelled_date: int = Field(default=5, ge=0, le=100, description="a visit, exam, issue or expiry date")
+    sex: int = Field(default=10, ge=0, le=100, description="a sex or gender field")
     nudity: int = Field(default=40, ge=0, le=100)
     brands: int = Field(default=5, ge=0, le=100)
     screenshot: int = Field(default=10, ge=0, le=100)
@@ -248,7 +254,8 @@ class ScrubSettings(_Section):
     # find fails the copy); tests lower it on purpose.
     face_block_fraction: float = Field(default=0.2, gt=0, le=1)
     blur: Literal["faces", "others", "children", "none"] = "others"
-    redact: Literal["pii", "text", "none"] = "pii"
+    # pii and all-pii: every type of personal data; names, places, dates: only those types
+    redact: Literal["pii", "all-pii", "names", "places", "dates", "text", "none"] = "pii"
 
 
 class Config(_Section):

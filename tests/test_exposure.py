@@ -73,6 +73,14 @@ def test_each_reason_is_worth_its_documented_points() -> None:
     assert codes_of(photo(scene("id_card"))) == (40, [("identity_document", 40)])
     assert codes_of(photo(scene("document"))) == (15, [("document", 15)])
     assert codes_of(photo(pii("phone"), pii("email"))) == (25, [("personal_data", 25)])
+    assert codes_of(photo(pii("name"))) == (20, [("person_name", 20)])
+    assert codes_of(photo(pii("place"))) == (5, [("place_name", 5)])
+    assert codes_of(photo(pii("date"))) == (5, [("labelled_date", 5)])
+    assert codes_of(photo(pii("sex"))) == (10, [("sex", 10)])
+    assert codes_of(photo(pii("name"), pii("phone"), pii("sex"))) == (
+        55,
+        [("personal_data", 25), ("person_name", 20), ("sex", 10)],
+    )
     assert codes_of(photo(code("wifi"))) == (25, [("personal_data", 25)])
     assert codes_of(photo(code("url"), pii("url"))) == (0, [])
     assert codes_of(photo(nudity("FEMALE_BREAST_EXPOSED"))) == (40, [("nudity", 40)])

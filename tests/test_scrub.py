@@ -212,6 +212,8 @@ def test_pixelation_averages_blocks_and_redaction_is_solid() -> None:
     assert max(h - lo for lo, h in zip(low, high, strict=True)) <= 24
     [filled] = redact_boxes(image, [(10.0, 160.0, 100.0, 20.0)])
     assert image.crop(filled).getextrema() == ((0, 0), (0, 0), (0, 0))
+    # grown by a quarter of the text's height on every side, never by a share of its width
+    assert filled == (5, 155, 115, 185)
     assert grow((-50.0, -50.0, 10.0, 10.0), 0.25, (100, 100)) is None
 
 

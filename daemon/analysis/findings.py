@@ -132,6 +132,9 @@ class FaceFinding(Finding):
 class TextFinding(Finding):
     kind: ClassVar[str] = "text"
     polygon: list[list[float]] | None = None
+    # len(label) + 1 fractions along the line where each character starts (see
+    # detectors/text/line_geometry.py); None when the recogniser gave no character positions
+    char_edges: list[float] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from shadowlens.daemon.scrub.runner import ScrubReport
 
 BLUR_CHOICES = ("faces", "others", "children", "none")
-REDACT_CHOICES = ("pii", "text", "none")
+REDACT_CHOICES = ("pii", "all-pii", "names", "places", "dates", "text", "none")
 
 
 @click.command()
@@ -43,7 +43,8 @@ REDACT_CHOICES = ("pii", "text", "none")
 @click.option(
     "--redact",
     type=click.Choice(REDACT_CHOICES),
-    help="Text to cover: personal data, all text, none (default: [scrub] redact, pii).",
+    help="Text to cover: every kind of personal data (pii, all-pii), only names, places or dates,"
+    " all text, none (default: [scrub] redact, pii).",
 )
 @click.option("--allow-in-library", is_flag=True, help="Allow --out inside a watched folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-photo reports as JSON on stdout.")
@@ -141,3 +142,6 @@ def _print_line(report: ScrubReport) -> None:
         say(f"ok  {report.exposure_before:>3} -> {report.exposure_after:<3} {report.copy}")
     else:
         say(f"FAIL {report.source}: {'; '.join(report.problems) or 'no copy written'}")
+    if report.checked:
+        # What the stricter read proved (or failed to): lines read, values looked for.
+        say(f"     checked: {'; '.join(report.checked)}")

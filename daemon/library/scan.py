@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any
 
 from shadowlens.daemon.analysis.pipeline import analysis_signature
-from shadowlens.daemon.analysis.plugins import build_detectors
+from shadowlens.daemon.analysis.plugins import build_detectors, discover
 from shadowlens.daemon.analysis.pool import InlinePool, start_pool
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
@@ -36,6 +36,7 @@ from shadowlens.daemon.index.schema import FileStatus, JobReason, JobState
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.library.changes import Plan, plan
 from shadowlens.daemon.library.dispatcher import Dispatcher
+from shadowlens.daemon.library.regions import with_library_regions
 from shadowlens.daemon.library.walk import WalkResult
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,11 @@ class ScanSummary:
 
 class Scanner:
     def __init__(self, config: Config, store: Store, index_path: Path | None = None) -> None:
-        self.config = config
         self.store = store
         self.index_path = index_path or store.path
-        self.signature = analysis_signature(build_detectors(config))
+        # the library's countries for phone numbers without GPS (library/regions.py)
+        self.config = with_library_regions(config, self.index_path, set(discover()))
+        self.signature = analysis_signature(build_detectors(self.config))
 
     def plan(self, roots: Sequence[Path], retry_errors: bool = False) -> Plan:
         return plan(self.config.library, self.store, roots, self.signature, retry_errors)

@@ -20,9 +20,11 @@ Box = tuple[int, int, int, int]
 
 # Per-pixel noise amplitude (0-255 scale) over pixelated blocks: hides block means, invisible in effect.
 NOISE_AMPLITUDE = 12
-# Text boxes from OCR are tight; descenders and anti-aliased edges sit just outside them.
-TEXT_MARGIN_FRACTION = 0.15
-TEXT_MARGIN_MIN_PX = 4
+# Text boxes from OCR are tight; descenders and anti-aliased edges sit just outside them. The
+# margin is a share of the text's height on every side, never of its width: a wide box grown by
+# its width would swallow the words beside a redacted value.
+TEXT_MARGIN_FRACTION = 0.25
+TEXT_MARGIN_MIN_PX = 3
 REDACT_FILL = (0, 0, 0)
 
 
@@ -80,7 +82,9 @@ def redact_boxes(image: Image.Image, boxes: Iterable[BBox]) -> list[Box]:
     draw = ImageDraw.Draw(image)
     filled: list[Box] = []
     for bbox in boxes:
-        box = grow(bbox, TEXT_MARGIN_FRACTION, image.size, TEXT_MARGIN_MIN_PX)
+        height = min(bbox[2], bbox[3])  # a vertical line of text is as high as it is wide
+        margin = max(height * TEXT_MARGIN_FRACTION, TEXT_MARGIN_MIN_PX)
+        box = grow(bbox, 0.0, image.size, math.ceil(margin))
         if box is not None:
             # ImageDraw's rectangle includes its bottom-right corner; Box excludes it.
             draw.rectangle((box[0], box[1], box[2] - 1, box[3] - 1), fill=REDACT_FILL)

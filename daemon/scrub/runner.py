@@ -20,10 +20,12 @@ from shadowlens.daemon.analysis.hooks import ExposureContext, Hooks, ScrubBox, S
 from shadowlens.daemon.analysis.pipeline import Pipeline
 from shadowlens.daemon.analysis.plugins import build_detectors
 from shadowlens.daemon.config import Config, ScrubSettings
+from shadowlens.daemon.detectors.text.ocr import OcrDetector
 from shadowlens.daemon.index.reads.queries import Reader
 from shadowlens.daemon.profile.exposure import score
 from shadowlens.daemon.profile.facts import installed_hooks
 from shadowlens.daemon.scrub.pixels import pixelate_faces, redact_boxes
+from shadowlens.daemon.scrub.reread import reread
 from shadowlens.daemon.scrub.verify import (
     METADATA_KINDS,
     Edits,
@@ -36,12 +38,37 @@ from shadowlens.daemon.scrub.verify import (
 from shadowlens.daemon.scrub.writer import SUFFIX, OutputFormat, kept_metadata, to_srgb, write_temp
 
 Blur = Literal["faces", "others", "children", "none"]
-Redact = Literal["pii", "text", "none"]
-# The kinds of area (the detectors' scrub_boxes) each --redact fills.
-REDACTED: dict[Redact, frozenset[ScrubWhat]] = {
-    "pii": frozenset({"personal_data"}),
-    "text": frozenset({"personal_data", "text"}),
-    "none": frozenset(),
+Redact = Literal["pii", "all-pii", "names", "places", "dates", "text", "none"]
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """What one ``--redact`` fills: kinds of area (the detectors' scrub_boxes) and, for personal
+    data, which types (None: every type)."""
+
+    areas: frozenset[ScrubWhat]
+    pii_types: frozenset[str] | None = None
+
+    def covers(self, finding: StoredFinding, box: ScrubBox) -> bool:
+        if box.what not in self.areas:
+            return False
+        if box.what == "personal_data" and self.pii_types is not None:
+            return finding.label in self.pii_types
+        return True
+
+    def selects(self, pii_type: str) -> bool:
+        return "personal_data" in self.areas and (self.pii_types is None or pii_type in self.pii_types)
+
+
+_PERSONAL: frozenset[ScrubWhat] = frozenset({"personal_data"})
+REDACTIONS: dict[Redact, Redaction] = {
+    "pii": Redaction(_PERSONAL),
+    "all-pii": Redaction(_PERSONAL),
+    "names": Redaction(_PERSONAL, frozenset({"name"})),
+    "places": Redaction(_PERSONAL, frozenset({"place", "address", "postcode"})),
+    "dates": Redaction(_PERSONAL, frozenset({"date", "date_of_birth"})),
+    "text": Redaction(frozenset({"personal_data", "text"})),
+    "none": Redaction(frozenset()),
 }
 MAX_NAME_TRIES = 1000
 
@@ -78,6 +105,8 @@ class ScrubReport:
     seconds: float = 0.0
     # The detectors that analysed the copy, each with the models it ran ("objects 1+nanodet-coco").
     verified_by: list[str] = field(default_factory=list)
+    # What the stricter read of the copy checked (reread.py): lines read, values looked for.
+    checked: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,8 +180,9 @@ class Scrubber:
         face_boxes = pixelate_faces(
             image, [b.bbox for _, b in faces], settings.face_margin, settings.face_block_fraction
         )
-        redacted = REDACTED[options.redact]
-        filled = [(f, b) for f, b in boxes if b.what in redacted]
+        redaction = REDACTIONS[options.redact]
+        redacted = redaction.areas
+        filled = [(f, b) for f, b in boxes if redaction.covers(f, b)]
         text_boxes = redact_boxes(image, [b.bbox for _, b in filled])
         report.removed.update(faces=len(face_boxes), text_boxes=len(text_boxes))
 
@@ -165,6 +195,8 @@ class Scrubber:
             [result] = self.pipeline.analyse([temp], force=True)
             report.verified_by = [f"{run.detector} {run.version}" for run in result.runs if not run.error]
             report.problems += check(result, temp, edits, hooks)
+            if any(redaction.selects(f.label) for f in before if f.kind == "pii"):
+                report.problems += self._reread(temp, before, redaction, report)
             after = carry_persons(stored(result), before)
             report.exposure_after, reasons = score(
                 facts_from(after, str(temp), hooks), self.context, points, hooks
@@ -198,6 +230,23 @@ class Scrubber:
             report.problems.append(f"cannot analyse: {result.file_error or result.error}")
             return None
         return stored(result)
+
+    def _reread(
+        self, copy: Path, before: list[StoredFinding], redaction: Redaction, report: ScrubReport
+    ) -> list[str]:
+        """The stricter read than detection (reread.py), of the file as written; without the text
+        detector it cannot be done, and a copy that cannot be proven clean is not kept."""
+        reader = next((d.engine for d in self.pipeline.detectors if isinstance(d, OcrDetector)), None)
+        if reader is None:
+            return ["cannot verify the redaction: the text detector is not running"]
+        decoded = open_photo(copy, want_side=None, max_megapixels=self.config.decode.max_megapixels)
+        if decoded.image is None:
+            return [f"cannot verify the redaction: the copy does not decode ({decoded.error})"]
+        shown = self.hooks.of
+        done = reread(decoded.image, before, redaction.selects, reader, lambda f: shown(f.detector).shown(f))
+        decoded.release()
+        report.checked += done.checked
+        return done.problems
 
     def _blurs(self, face: ScrubBox, blur: Blur) -> bool:
         return blurs(face, blur, self.context)

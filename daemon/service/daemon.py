@@ -24,7 +24,7 @@ from typing import TextIO
 from apscheduler.schedulers.background import BackgroundScheduler
 from shadowlens.daemon import clock
 from shadowlens.daemon.analysis.pipeline import analysis_signature
-from shadowlens.daemon.analysis.plugins import build_detectors
+from shadowlens.daemon.analysis.plugins import build_detectors, discover
 from shadowlens.daemon.analysis.pool import start_pool
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
@@ -35,6 +35,7 @@ from shadowlens.daemon.index.state import DaemonLock, is_paused
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.library.changes import current_stat, plan, unchanged
 from shadowlens.daemon.library.dispatcher import Dispatcher
+from shadowlens.daemon.library.regions import with_library_regions
 from shadowlens.daemon.library.walk import looks_like_photo
 from shadowlens.daemon.scrub.job import safe_copy_work
 from shadowlens.daemon.scrub.twin import SafeCopies
@@ -66,6 +67,8 @@ class Daemon:
         bar_stream: TextIO | None = None,
     ) -> None:
         """``bar_stream`` is a terminal to draw the catch-up bar on; without one, status lines."""
+        # the library's countries for phone numbers without GPS (library/regions.py)
+        config = with_library_regions(config, index_path, set(discover()))
         self.config = config
         self.index_path = index_path
         self.folders = [Path(os.path.abspath(f)) for f in folders]

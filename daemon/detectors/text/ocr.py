@@ -1,17 +1,27 @@
-"""Text in photos: PP-OCR through rapidocr, with the models that ship inside its wheel.
+"""Text in photos: PP-OCR through rapidocr (ocr_engine.py), in up to three passes.
 
-rapidocr finds text regions on a reduced image and recognises only those regions, so a photo
-with no text costs one small detection pass.
+1. The gate: text detection alone on the photo shrunk to ``gate_side``. Most photos stop here, so
+   a photo with no text costs one small detection pass.
+2. The read pass, around what the gate found: detection again in those regions (each at most
+   ``read_side``) and recognition of the lines there.
+3. Small print: the gate cannot see text ``small_text_px`` high on a large image (12 px lines on
+   a 3000 px scan are 1.7 px at 416). Images that are not camera photos (scans, screenshots,
+   exports), and camera photos whose gate found several lines (a document, a receipt), are looked
+   at on a scale where such text is ``DETECTABLE_TEXT_PX`` high: where that image holds print
+   (``print_regions``), it is detected in tiles, and every line is then read from the photo at up
+   to ``small_print_side``, decoded again if the pipeline decoded it smaller. Camera photos of
+   scenes, with big text or none, never pay for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import Field
+from shadowlens.daemon.analysis.decode import DecodedPhoto, DecodeError, open_photo
 from shadowlens.daemon.api import (
     Detector,
     DetectorSettings,
@@ -22,7 +32,28 @@ from shadowlens.daemon.api import (
     StoredFinding,
     TextFinding,
 )
-from shadowlens.models.sessions import LazyModel, threads_per_worker
+from shadowlens.daemon.config import Config, DecodeSettings
+from shadowlens.daemon.detectors.text.ocr_engine import OcrLine, RapidOcrEngine, bundled_models, resized
+from shadowlens.daemon.detectors.text.ocr_tiles import (
+    PRINT_STEP,
+    Boxes,
+    has_print,
+    no_boxes,
+    print_regions,
+    text_regions,
+    unseen,
+)
+
+__all__ = ["OcrDetector", "OcrSettings", "RapidOcrEngine", "bundled_models", "text_regions"]
+
+# The detector finds lines this many pixels high at its input (measured on PP-OCRv6 det: 5 px
+# lines on plain ground, with a pixel to spare), so small print is detected at
+# DETECTABLE_TEXT_PX / small_text_px of its size.
+DETECTABLE_TEXT_PX = 6.0
+# EXIF tags only a lens writes (exposure time, f-number, ISO, focal length); with a camera make
+# or model they tell a camera photo from a scan, a screenshot or an export.
+CAMERA_MAKE, CAMERA_MODEL, EXIF_IFD = 0x010F, 0x0110, 0x8769
+EXPOSURE_TAGS = (0x829A, 0x829D, 0x8827, 0x920A)
 
 
 class OcrSettings(DetectorSettings):
@@ -36,123 +67,42 @@ class OcrSettings(DetectorSettings):
     # small print (a plate's city line, a label's address) sits near the large text.
     read_margin: float = Field(default=0.12, ge=0, le=1)
     min_confidence: float = Field(default=0.6, ge=0, le=1)
+    # Look for small print the gate cannot see (the third pass); false reads as version 1 did.
+    small_print: bool = True
+    # The height, in full-size pixels, of the smallest text the small-print pass must find.
+    small_text_px: int = Field(default=12, ge=4, le=400)
+    # A camera photo gets the small-print pass when its gate finds at least this many lines.
+    small_print_lines: int = Field(default=4, ge=1)
+    # The long side small print is read at: bounds memory and time on 100-megapixel images.
+    small_print_side: int = Field(default=4800, ge=320, le=16384)
+    # One tile of the small-print pass, at detection scale.
+    tile_side: int = Field(default=960, ge=320, le=4096)
 
 
-def bundled_models() -> dict[str, Path]:
-    """The det/cls/rec ONNX files inside the rapidocr wheel; named explicitly so it never downloads."""
-    import rapidocr
-
-    folder = Path(rapidocr.__file__).parent / "models"
-    found: dict[str, Path] = {}
-    for path in sorted(folder.glob("*.onnx")):
-        for task in ("det", "cls", "rec"):
-            if f"_{task}" in path.name and task not in found:
-                found[task] = path
-    missing = {"det", "cls", "rec"} - set(found)
-    if missing:
-        raise FileNotFoundError(
-            f"rapidocr's bundled models are missing ({', '.join(sorted(missing))}) in {folder}"
-        )
-    return found
-
-
-Region = tuple[int, int, int, int]
-
-
-def text_regions(boxes: np.ndarray, shape: tuple[int, ...], margin: float) -> list[Region]:
-    """Rectangles (x0, y0, x1, y1) around the gate's text boxes, grown by ``margin`` of the long
-    side and merged where they overlap; one whole-image region when they cover most of it."""
-    height, width = shape[:2]
-    pad = margin * max(width, height)
-    regions: list[Region] = []
-    for quad in boxes:
-        pts = np.asarray(quad, dtype=np.float32).reshape(-1, 2)
-        regions.append(
-            (
-                max(0, int(pts[:, 0].min() - pad)),
-                max(0, int(pts[:, 1].min() - pad)),
-                min(width, int(pts[:, 0].max() + pad) + 1),
-                min(height, int(pts[:, 1].max() + pad) + 1),
-            )
-        )
-    merged = True
-    while merged:
-        merged = False
-        for i, a in enumerate(regions):
-            for j in range(i + 1, len(regions)):
-                b = regions[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    regions[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del regions[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions)
-    # Overlapping crops would read a line twice; past this share one pass over it all is cheaper.
-    if area > 0.6 * width * height:
-        return [(0, 0, width, height)]
-    return regions
-
-
-class RapidOcrEngine(LazyModel):
-    def __init__(
-        self, gate_side: int = 416, read_side: int = 960, read_margin: float = 0.12, ttl: float = 300.0
-    ) -> None:
-        super().__init__(ttl)
-        self.gate_side, self.read_side, self.read_margin = gate_side, read_side, read_margin
-        self._engine: Any = None
-        self._gate: Any = None
-
-    def _load(self) -> None:
-        import logging
-
-        from rapidocr import RapidOCR
-
-        models = bundled_models()
-        threads = threads_per_worker()
-        params: dict[str, Any] = {
-            "Global.log_level": "error",
-            "EngineConfig.onnxruntime.intra_op_num_threads": threads,
-            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
-            "Det.model_path": str(models["det"]),
-            "Cls.model_path": str(models["cls"]),
-            "Rec.model_path": str(models["rec"]),
-            "Global.use_cls": False,  # photos are upright once EXIF orientation is applied
-            "Det.limit_type": "max",
-        }
-        self._gate = RapidOCR(params={**params, "Det.limit_side_len": self.gate_side})
-        self._engine = RapidOCR(params={**params, "Det.limit_side_len": self.read_side})
-        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-
-    def _unload(self) -> None:
-        self._engine = self._gate = None
-
-    def read(self, image: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
-        bgr = np.ascontiguousarray(image[:, :, ::-1])
-        with self.using():
-            gate = self._gate(bgr, use_cls=False, use_rec=False)
-            if gate.boxes is None or len(gate.boxes) == 0:
-                return []
-            lines: list[tuple[str, float, np.ndarray]] = []
-            for x0, y0, x1, y1 in text_regions(gate.boxes, bgr.shape, self.read_margin):
-                output = self._engine(np.ascontiguousarray(bgr[y0:y1, x0:x1]), use_cls=False)
-                if output.boxes is None or output.txts is None:
-                    continue
-                offset = np.array([x0, y0], dtype=np.float32)
-                lines.extend(
-                    (str(t), float(s), np.asarray(b, dtype=np.float32) + offset)
-                    for t, s, b in zip(output.txts, output.scores, output.boxes, strict=True)
-                )
-        return lines
+def taken_by_camera(decoded: DecodedPhoto) -> bool:
+    """Whether the metadata names a camera (make, model, or exposure settings)."""
+    exif = decoded.exif
+    if any(str(exif.get(tag) or "").strip("\x00 ") for tag in (CAMERA_MAKE, CAMERA_MODEL)):
+        return True
+    try:
+        details = exif.get_ifd(EXIF_IFD)
+    except Exception:  # a damaged IFD pointer: Pillow raises several types
+        return False
+    return any(tag in details for tag in EXPOSURE_TAGS)
 
 
 class OcrDetector(Detector):
     name = "text"
-    version = "1"
+    version = "2"
     Settings: ClassVar[type[DetectorSettings]] = OcrSettings
     # A line of text is no signal by itself: what it says counts through brands and personal data.
     counts: ClassVar[frozenset[str] | None] = frozenset()
+    # Decoding the photo again for small print honours the same decompression-bomb limit.
+    max_megapixels: ClassVar[float] = DecodeSettings().max_megapixels
+
+    @classmethod
+    def configure(cls, config: Config) -> None:
+        cls.max_megapixels = config.decode.max_megapixels
 
     @classmethod
     def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
@@ -167,24 +117,110 @@ class OcrDetector(Detector):
         assert isinstance(settings, OcrSettings)
         self.options = settings
         self.needs = Needs(pixels=settings.long_side)
-        self.engine = RapidOcrEngine(settings.gate_side, settings.read_side, settings.read_margin)
+        self.engine = RapidOcrEngine(
+            settings.gate_side, settings.read_side, settings.read_margin, tile_side=settings.tile_side
+        )
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
-        image, scale = photo.rgb(self.options.long_side)
-        findings: list[Finding] = []
-        for text, score, quad in self.engine.read(image):
-            cleaned = " ".join(text.split())
-            if score < self.options.min_confidence or not any(ch.isalnum() for ch in cleaned):
-                continue
-            full = quad * scale
-            x0, y0 = float(full[:, 0].min()), float(full[:, 1].min())
-            box = (x0, y0, float(full[:, 0].max()) - x0, float(full[:, 1].max()) - y0)
-            findings.append(
-                TextFinding(
-                    label=cleaned, confidence=round(score, 4), bbox=box, polygon=np.round(full, 1).tolist()
-                )
-            )
-        return findings
+        view, view_scale = photo.rgb(self.options.long_side)
+        with self.engine.using():
+            gate = self.engine.detect(view, self.options.gate_side)
+            read = self._read_pass(view, gate)
+            image, scale, boxes = view, view_scale, read
+            small = self._small_print(photo, view, gate)
+            if len(small):
+                # Every line is read from the larger image then, the read pass's too: its lines
+                # of small print come out better there.
+                image, scale = self._large_image(photo)
+                seen = read * (view_scale / scale)
+                boxes = np.concatenate([seen, unseen(small / scale, seen)])
+            lines = self.engine.recognise(image, boxes)
+        return [finding for line in lines if (finding := self._finding(line, scale))]
+
+    def _read_pass(self, view: NDArray[np.uint8], gate: Boxes) -> Boxes:
+        boxes = [no_boxes()]
+        for x0, y0, x1, y1 in text_regions(gate, view.shape, self.options.read_margin):
+            region = self.engine.detect(view[y0:y1, x0:x1], self.options.read_side)
+            boxes.append(region + np.array([x0, y0], dtype=np.float32))
+        return np.concatenate(boxes)
+
+    @property
+    def small_print_scale(self) -> float:
+        """Detection pixels per full-size pixel at which small print is just detectable."""
+        return min(1.0, DETECTABLE_TEXT_PX / self.options.small_text_px)
+
+    def _wants_small_print(self, photo: PhotoContext, view: NDArray[np.uint8], gate: Boxes) -> bool:
+        if not self.options.small_print:
+            return False
+        full = max(photo.decoded.width, photo.decoded.height)
+        if self.options.gate_side / full >= self.small_print_scale:
+            return False  # the gate itself sees small print on an image this small
+        regions = text_regions(gate, view.shape, self.options.read_margin) if len(gate) else []
+        whole = regions == [(0, 0, view.shape[1], view.shape[0])]
+        if whole and self.options.read_side / full >= self.small_print_scale:
+            return False  # the read pass went over all of it closely enough
+        # A camera photo is a scene, with big text or none, unless the gate saw a page of it.
+        return not taken_by_camera(photo.decoded) or len(gate) >= self.options.small_print_lines
+
+    def _small_print(self, photo: PhotoContext, view: NDArray[np.uint8], gate: Boxes) -> Boxes:
+        """Boxes (in full-size pixels) of small print: the photo at the scale that makes it
+        detectable, detected where it holds print (``print_regions``)."""
+        if not self._wants_small_print(photo, view, gate):
+            return no_boxes()
+        decoded = photo.decoded
+        side = round(
+            min(max(decoded.width, decoded.height) * self.small_print_scale, self.options.small_print_side)
+        )
+        if max(view.shape[:2]) >= side:
+            image = view
+        elif has_print(view, PRINT_STEP // 2):
+            image = self._decoded_again(photo, side)
+        else:
+            return no_boxes()  # not even faint edges: blank, not worth decoding again
+        image, _ = resized(image, side)
+        regions = print_regions(image)
+        if not regions:
+            return no_boxes()
+        boxes: Boxes = self.engine.detect_regions(image, regions) * np.float32(decoded.width / image.shape[1])
+        return boxes
+
+    def _large_image(self, photo: PhotoContext) -> tuple[NDArray[np.uint8], float]:
+        """The photo at up to ``small_print_side``, and the factor from its pixels to full size."""
+        image = self._decoded_again(photo, self.options.small_print_side)
+        return image, photo.decoded.width / image.shape[1]
+
+    def _decoded_again(self, photo: PhotoContext, side: int) -> NDArray[np.uint8]:
+        """The photo at up to ``side``: from the pipeline's decode when that is large enough, else
+        decoded again (or the pipeline's, if the file is gone or changed since)."""
+        decoded = photo.decoded
+        if decoded.image is not None and max(decoded.image.size) >= min(
+            side, max(decoded.width, decoded.height)
+        ):
+            return photo.rgb(side)[0]
+        try:
+            again = open_photo(photo.path, want_side=side, max_megapixels=self.max_megapixels)
+        except (DecodeError, OSError):
+            return photo.rgb(side)[0]
+        try:
+            if again.image is None or (again.width, again.height) != (decoded.width, decoded.height):
+                return photo.rgb(side)[0]
+            return np.asarray(again.pixels(side), dtype=np.uint8)
+        finally:
+            again.release()
+
+    def _finding(self, line: OcrLine, scale: float) -> TextFinding | None:
+        if line.score < self.options.min_confidence or not any(ch.isalnum() for ch in line.text):
+            return None
+        full = line.quad * scale
+        x0, y0 = float(full[:, 0].min()), float(full[:, 1].min())
+        box = (x0, y0, float(full[:, 0].max()) - x0, float(full[:, 1].max()) - y0)
+        return TextFinding(
+            label=line.text,
+            confidence=round(line.score, 4),
+            bbox=box,
+            polygon=np.round(full, 1).tolist(),
+            char_edges=line.char_edges,
+        )
 
     def close(self) -> None:
         self.engine.unload()

@@ -1,15 +1,19 @@
-"""Personal data in the text of a photo: e-mail, phones, addresses, cards, IBANs, MRZ and more.
+"""Personal data in the text of a photo: e-mail, phones, addresses, cards, IBANs, MRZ, names,
+places, dates, sex and more.
 
 The value is kept in the index (it is the user's own data, in their own private index); every
-place that shows it outside the index (notifications, logs) uses the masked form.
+place that shows it outside the index (notifications, logs) uses the masked form. A finding's box
+covers the characters of the value only (from the line's polygon and character positions), so a
+safe copy blackens the name, not the whole line it stands on.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from pydantic import Field, field_validator
 from shadowlens.daemon.api import (
     BBox,
     Detector,
@@ -26,7 +30,28 @@ from shadowlens.daemon.api import (
     TextFinding,
     document_reasons,
 )
-from shadowlens.daemon.detectors.text.pii import find_pii
+from shadowlens.daemon.detectors.text.line_geometry import span_box
+from shadowlens.daemon.detectors.text.pii import PiiMatch, find_pii
+from shadowlens.daemon.detectors.text.pii_regions import choose_regions, country_code, locale_region
+
+
+class PiiSettings(DetectorSettings):
+    """``[detectors.pii]``: which country a phone number written without its +code is from when
+    the photo has no place (a screenshot, a scan): ``home_country``, else the system locale's,
+    else ``regions`` in order (the countries of the library, filled from the index)."""
+
+    home_country: str | None = None
+    regions: list[str] = Field(default_factory=list)
+
+    @field_validator("home_country", mode="after")
+    @classmethod
+    def _home(cls, value: str | None) -> str | None:
+        return None if value is None else country_code(value)
+
+    @field_validator("regions", mode="after")
+    @classmethod
+    def _regions(cls, values: list[str]) -> list[str]:
+        return [country_code(v) for v in values]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,13 +86,39 @@ PERSONAL = {
     "plate": "number plate",
     "handle": "social media handle",
 }
+# Types that describe a person rather than reach them: each is a reason of its own, with its own
+# points in [alerts.points] (code, words).
+DESCRIBING = {
+    "name": ("person_name", "a person's name"),
+    "place": ("place_name", "a place tied to someone (birthplace, home town, address city)"),
+    "date": ("labelled_date", "a labelled date (a visit, an exam, an issue or expiry)"),
+    "sex": ("sex", "sex or gender"),
+}
+
+
+def _box(match: PiiMatch, lines: Sequence[TextFinding], offsets: Sequence[int]) -> BBox | None:
+    """The box of the match's characters: on each line it touches, the part it covers (the whole
+    line's box for a line without a polygon), united."""
+    boxes: list[BBox] = []
+    for index in range(match.line, len(lines)):
+        line, start = lines[index], offsets[index]
+        if start >= match.end:
+            break
+        first, last = max(match.start, start) - start, min(match.end, start + len(line.label)) - start
+        if last <= first:
+            continue
+        if line.polygon and len(line.polygon) >= 4:
+            boxes.append(span_box(line.polygon, len(line.label), first, last, line.char_edges))
+        elif line.bbox:
+            boxes.append(line.bbox)
+    return _union(boxes)
 
 
 class PersonalDataDetector(Detector):
     name = "pii"
-    version = "1"
+    version = "2"
     after = ("text", "place")
-    Settings: ClassVar[type[DetectorSettings]] = DetectorSettings
+    Settings: ClassVar[type[DetectorSettings]] = PiiSettings
     counts: ClassVar[frozenset[str] | None] = frozenset({"pii"})
     reads: ClassVar[tuple[str, ...] | None] = ()
 
@@ -78,7 +129,11 @@ class PersonalDataDetector(Detector):
         types = {f.label for f in findings}
         identity = tuple(Part(1, t, words) for t, words in IDENTITY.items() if t in types)
         personal = tuple(Part(1, t, words) for t, words in PERSONAL.items() if t in types)
-        return document_reasons(identity, personal, points)
+        reasons = document_reasons(identity, personal, points)
+        for kind, (code, words) in DESCRIBING.items():
+            if kind in types:
+                reasons.append(Reason(code, points.of(code, 0), words))
+        return reasons
 
     @classmethod
     def scrub_boxes(cls, finding: StoredFinding) -> Iterable[ScrubBox]:
@@ -86,29 +141,42 @@ class PersonalDataDetector(Detector):
 
     @classmethod
     def shown(cls, finding: StoredFinding) -> str:
-        words = IDENTITY.get(finding.label) or PERSONAL.get(finding.label) or finding.label
+        describing = DESCRIBING.get(finding.label)
+        words = IDENTITY.get(finding.label) or PERSONAL.get(finding.label)
+        words = words or (describing[1] if describing else finding.label)
         masked = finding.attrs.get("masked")
         return f"{words}: {masked}" if masked else words
+
+    def __init__(
+        self, settings: DetectorSettings, system_region: Callable[[], str | None] = locale_region
+    ) -> None:
+        super().__init__(settings)
+        self.pii = settings if isinstance(settings, PiiSettings) else PiiSettings()
+        # Read once: a worker's locale does not change while it runs (and tests pass their own).
+        self.system_region = system_region()
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         lines = [f for f in photo.findings if isinstance(f, TextFinding)]
         if not lines:
             return []
         place = next((f for f in photo.findings if isinstance(f, PlaceFinding)), None)
-        region = place.country_code if place else None
+        regions = choose_regions(
+            place.country_code if place else None, self.pii.home_country, self.system_region, self.pii.regions
+        )
+        offsets = [0]
+        for line in lines:
+            offsets.append(offsets[-1] + len(line.label) + 1)
         findings: list[Finding] = []
-        for match in find_pii([line.label for line in lines], region):
+        for match in find_pii([line.label for line in lines], regions):
             # A match spans one line, or a few consecutive ones (an address block, an MRZ).
-            text = "\n".join(line.label for line in lines)
-            first = text.count("\n", 0, match.start)
-            last = text.count("\n", 0, max(match.start, match.end - 1))
-            boxes = [line.bbox for line in lines[first : last + 1] if line.bbox]
-            confidence = min(line.confidence for line in lines[first : last + 1]) * match.confidence
+            last = next(i for i in range(len(lines)) if offsets[i + 1] > max(match.start, match.end - 1))
+            covered = lines[match.line : last + 1]
+            confidence = min(line.confidence for line in covered) * match.confidence
             findings.append(
                 PiiFinding(
                     label=match.type,
                     confidence=round(confidence, 4),
-                    bbox=_union(boxes),
+                    bbox=_box(match, lines, offsets),
                     value=match.value,
                     masked=match.masked,
                     details=dict(match.details),

@@ -3,7 +3,10 @@
 ``find_pii`` takes OCR lines in reading order and returns typed matches, each with its normalised value
 and a masked form. Only the masked form may leave the index (notifications, logs). Pure functions: no
 OCR, no images, no I/O. Checksums come from ``python-stdnum`` (IBAN, Luhn) and phone numbers from
-``phonenumbers``; country patterns live in ``pii_patterns`` and machine-readable zones in ``mrz``.
+``phonenumbers`` (``pii_phones``, with the countries of ``pii_regions``); country patterns live in
+``pii_patterns``, machine-readable zones in ``mrz``, names in ``pii_names``, places in
+``pii_places``, labelled dates and sex in ``pii_dates``, and second readings that undo OCR
+confusions in ``pii_ocr``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from shadowlens.daemon.detectors.text import mrz
+from shadowlens.daemon.detectors.text.pii_dates import find_dates, find_sex
+from shadowlens.daemon.detectors.text.pii_names import find_names
+from shadowlens.daemon.detectors.text.pii_ocr import digit_reading, link_reading, repaired
 from shadowlens.daemon.detectors.text.pii_patterns import (
     PUBLIC_HOSTS,
     Hit,
@@ -24,6 +30,9 @@ from shadowlens.daemon.detectors.text.pii_patterns import (
     find_plates,
     find_urls,
 )
+from shadowlens.daemon.detectors.text.pii_phones import find_phones
+from shadowlens.daemon.detectors.text.pii_places import find_places
+from shadowlens.daemon.detectors.text.pii_regions import Regions
 from stdnum import iban, luhn
 
 PII_TYPES = (
@@ -38,6 +47,10 @@ PII_TYPES = (
     "plate",
     "handle",
     "url",
+    "name",
+    "place",
+    "date",
+    "sex",
 )
 # When two matches overlap, the one earlier here wins.
 _PRIORITY = {
@@ -55,9 +68,21 @@ _PRIORITY = {
             "postcode",
             "plate",
             "handle",
+            "name",
+            "sex",
+            "date",
+            "place",
         )
     )
 }
+# Types whose presence makes the text a letter or a form rather than a sign: with them a surname
+# that is a common word ("Rose Gold") counts too, and so does a city named without a label. An
+# address is cue enough for a name (the name above it on an envelope) but not for a city: a shop
+# sign has an address too.
+_NAME_CONTEXT = frozenset(
+    {"email", "phone", "address", "postcode", "card", "iban", "mrz", "date_of_birth", "sex", "date", "name"}
+)
+_PLACE_CONTEXT = _NAME_CONTEXT - {"address", "postcode"}
 
 
 @dataclass(frozen=True)
@@ -74,21 +99,6 @@ class PiiMatch:
     details: dict[str, object] = field(default_factory=dict)
 
 
-_PHONE_LABEL = re.compile(
-    r"(?i)\b(?:tel|phone|mob(?:ile)?|cell|fon|telefon|tél|téléphone|whatsapp|call)\b|☎|📞"
-)
-_PART_OF_NUMBER = re.compile(
-    r"(?:\d[.,:/]|[A-Za-z]/|[:=#~])$"
-)  # a decimal, a time or a key=value before the match
-_PART_OF_NUMBER_AFTER = re.compile(r"[.,:/]\d|\+\d")
-_VERSION_LIKE = re.compile(r"(?:^|\.)\d\.|\.\d(?:$|\.)")  # a one-digit group between dots: 2.13.90.0.18
-_PHONE_TYPES = {
-    phonenumbers.PhoneNumberType.MOBILE: "mobile",
-    phonenumbers.PhoneNumberType.FIXED_LINE: "fixed_line",
-    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE: "fixed_line_or_mobile",
-    phonenumbers.PhoneNumberType.TOLL_FREE: "toll_free",
-    phonenumbers.PhoneNumberType.VOIP: "voip",
-}
 _DIGIT_RUN = re.compile(r"(?<![\w.,/])\d+(?:(?: ?[- ] ?| )\d+)*(?![\w/]|[.,]\d)")
 # (network, lengths, IIN ranges as (low, high) prefixes of equal length)
 _NETWORKS: tuple[tuple[str, tuple[int, ...], tuple[tuple[int, int], ...]], ...] = (
@@ -168,46 +178,6 @@ def _ibans(text: str, line: int) -> Iterator[Hit]:
                 break
 
 
-def _phones(text: str, line: int, region: str | None) -> Iterator[Hit]:
-    """Valid numbers; without a region only those written with their +country code.
-
-    A number written in national form must also keep the grouping its country uses (phonenumbers'
-    STRICT_GROUPING), which rules out versions, dates and serials that happen to be valid numbers.
-    """
-    labelled = _PHONE_LABEL.search(text) is not None
-    matcher_region = region or "ZZ"
-    grouped: set[tuple[int, int]] | None = None
-    for match in phonenumbers.PhoneNumberMatcher(text, matcher_region, leniency=phonenumbers.Leniency.VALID):
-        international = match.raw_string.lstrip().startswith("+")
-        if region is None and not international:
-            continue
-        if _PART_OF_NUMBER.search(text[max(match.start - 2, 0) : match.start]):
-            continue
-        if _PART_OF_NUMBER_AFTER.match(text, match.end) or _VERSION_LIKE.search(match.raw_string):
-            continue
-        number = match.number
-        if not international:
-            if len(phonenumbers.national_significant_number(number)) < 6:
-                continue
-            if grouped is None:
-                strict = phonenumbers.PhoneNumberMatcher(
-                    text, matcher_region, leniency=phonenumbers.Leniency.STRICT_GROUPING
-                )
-                grouped = {(m.start, m.end) for m in strict}
-            if (match.start, match.end) not in grouped:
-                continue
-        details: dict[str, object] = {
-            "country": phonenumbers.region_code_for_number(number),
-            "international": international,
-        }
-        kind = _PHONE_TYPES.get(phonenumbers.number_type(number))
-        if kind:
-            details["kind"] = kind
-        confidence = (0.9 if international else 0.75) + (0.05 if labelled else 0.0)
-        value = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        yield Hit("phone", value, line, match.start, match.end, confidence, details)
-
-
 def _mrz_hits(lines: Sequence[str]) -> tuple[list[Hit], list[Hit]]:
     """(zones, their birth dates): the dates sit inside the zones, so they skip the overlap check."""
     zones: list[Hit] = []
@@ -235,42 +205,61 @@ def _mrz_hits(lines: Sequence[str]) -> tuple[list[Hit], list[Hit]]:
     return zones, births
 
 
-def _normalise_region(region: str | None) -> str | None:
-    if region is None:
-        return None
-    region = region.strip().upper()
-    return region if len(region) == 2 and region.isalpha() else None
+def _regions(region: str | Regions | None) -> Regions:
+    """A bare region is the photo's place (how callers without the other sources pass it)."""
+    if isinstance(region, Regions):
+        return region
+    code = (region or "").strip().upper()
+    return Regions((code,), "place") if len(code) == 2 and code.isalpha() else Regions()
 
 
-def find_pii(lines: Sequence[str], region: str | None = None) -> list[PiiMatch]:
-    """Personal data in OCR ``lines`` (reading order). ``region``: ISO 3166 alpha-2 of the photo's place.
+def _line_hits(text: str, index: int, regions: Regions) -> list[Hit]:
+    """The one-line finders, on the line as read and on its OCR-repaired readings."""
+    hits = [*_ibans(text, index), *_cards(text, index), *find_emails(text, index), *find_urls(text, index)]
+    hits += [*find_phones(text, index, regions), *find_handles(text, index)]
+    digits, changed = digit_reading(text)
+    if changed:
+        found = [*_ibans(digits, index), *_cards(digits, index), *find_phones(digits, index, regions)]
+        hits += repaired(found, changed)
+    links, changed = link_reading(text)
+    if changed:
+        hits += repaired([*find_emails(links, index), *find_urls(links, index)], changed)
+    return hits
+
+
+def find_pii(lines: Sequence[str], region: str | Regions | None = None) -> list[PiiMatch]:
+    """Personal data in OCR ``lines`` (reading order). ``region``: the ISO 3166 alpha-2 code of the
+    photo's place, or ``Regions`` (the countries to read national phone numbers in, and why).
 
     Spans index the text ``"\\n".join(lines)``; a match spanning lines (an MRZ, an address with its postcode
     line) has ``line`` set to its first line. Overlapping matches keep the most specific type.
     """
-    region = _normalise_region(region)
+    regions = _regions(region)
+    primary = regions.primary
     offsets = [0]
     for text in lines:
         offsets.append(offsets[-1] + len(text) + 1)
     zones, mrz_births = _mrz_hits(lines)
     hits = list(zones)
     for index, text in enumerate(lines):
-        hits += _ibans(text, index)
-        hits += _cards(text, index)
-        hits += find_emails(text, index)
-        hits += find_urls(text, index)
-        hits += _phones(text, index, region)
-        hits += find_handles(text, index)
-    hits += find_addresses(lines, region)
-    hits += find_plates(lines, region)
-    hits += find_dates_of_birth(lines, region)
+        hits += _line_hits(text, index, regions)
+    hits += find_addresses(lines, primary)
+    hits += find_plates(lines, primary)
+    hits += find_dates_of_birth(lines, primary)
+    hits += [*find_dates(lines, primary), *find_sex(lines)]
+    hits += find_names(lines, any(h.type in _NAME_CONTEXT for h in [*hits, *mrz_births]))
+    # A name read without a label ("Tom Collins") could be a cocktail: it makes no context.
+    said = [h for h in [*hits, *mrz_births] if h.details.get("form") != "first_last"]
+    hits += find_places(lines, any(h.type in _PLACE_CONTEXT for h in said))
 
     def span(hit: Hit) -> tuple[int, int]:
         end_line = hit.line if hit.end_line is None else hit.end_line
         return offsets[hit.line] + hit.start, offsets[end_line] + hit.end
 
     kept: list[tuple[Hit, tuple[int, int]]] = []
-    for hit in sorted(hits, key=lambda h: (_PRIORITY[h.type], -(span(h)[1] - span(h)[0]), span(h)[0])):
+    for hit in sorted(
+        hits, key=lambda h: (_PRIORITY[h.type], -(span(h)[1] - span(h)[0]), span(h)[0], -h.confidence)
+    ):
         start, end = span(hit)
         if all(end <= s or e <= start for _, (s, e) in kept):
             kept.append((hit, (start, end)))
@@ -348,8 +337,15 @@ def mask(value: str, type: str) -> str:
         return "@" + value.lstrip("@")[:1] + "***"
     if type == "url":
         return _mask_url(value)
-    if type == "date_of_birth":
-        return value[:4] + "-**-**" if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else _stars(value)
+    if type in {"date_of_birth", "date"}:
+        # The year alone says little; the day of a birth, a visit or an expiry says much more.
+        if re.fullmatch(r"\d{4}-\d{2}(?:-\d{2})?", value):
+            return value[:4] + re.sub(r"\d", "*", value[4:])
+        return _stars(value)
+    if type in {"name", "place"}:
+        return " ".join(word[:1] + "***" for word in value.split())
+    if type == "sex":
+        return "*"
     if type == "mrz":
         zones = mrz.find_mrz(value.split("\n"))
         return mrz.describe_masked(zones[0]) if zones else "MRZ ****"

@@ -48,7 +48,7 @@ _URL = re.compile(
     r"(?i)(?<![\w@./-])(?:(?P<scheme>https?://)[^\s<>\"'“”]+|(?P<host>(?:www\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+"
     r"(?P<tld>[a-z]{2,24}))(?![\w-])(?P<path>/[^\s<>\"'“”]*)?)"
 )
-_URL_TLDS = frozenset(_TLDS.split("|"))
+URL_TLDS = frozenset(_TLDS.split("|"))
 _HANDLE = re.compile(
     r"(?<![\w@.])@(?P<name>[A-Za-z0-9_](?:[A-Za-z0-9_.]{1,28}[A-Za-z0-9_]))(?![\w@]|\.[A-Za-z])"
 )
@@ -88,7 +88,7 @@ def find_urls(text: str, line: int) -> Iterator[Hit]:
             host, tld = match.group("host"), match.group("tld").lower()
             bare = not host.lower().startswith("www.")
             one_case = host in (host.lower(), host.upper(), host[:1] + host[1:].lower())
-            if tld not in _URL_TLDS or (bare and not one_case):
+            if tld not in URL_TLDS or (bare and not one_case):
                 continue
             if bare and tld in _RISKY_TLDS and host.count(".") < 2:
                 continue
@@ -125,11 +125,11 @@ _NOT_CITIES = _words(
     "votes shares orders reviews stars pixels bytes mb gb kb mah series edition model pro max plus ultra "
     "lumens sold left off results leagues people days years hours minutes"
 )
-_US_STATES = _words(
+US_STATES = _words(
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC "
     "ND OH OK OR PA PR RI SC SD TN TX UT VT VA WA WV WI WY"
 )
-_CA_PROVINCES = _words("AB BC MB NB NL NS NT NU ON PE QC SK YT")
+CA_PROVINCES = _words("AB BC MB NB NL NS NT NU ON PE QC SK YT")
 _UK_OUTWARD = r"(?:[A-PR-UWYZ][0-9]{1,2}|[A-PR-UWYZ][A-HK-Y][0-9]{1,2}|[A-PR-UWYZ][0-9][A-HJKPSTUW]|[A-PR-UWYZ][A-HK-Y][0-9][ABEHMNPRV-Y])"
 _CA_CODE = r"[ABCEGHJ-NPRSTVXY]\d[ABCEGHJ-NPRSTV-Z] ?\d[ABCEGHJ-NPRSTV-Z]\d"
 _NL_NOT_LETTERS = _words("SA SD SS MB GB KB TB HD AD BC PM AM KM CM MM KG MG ML CC HP PS TV FM")
@@ -157,14 +157,14 @@ _POSTCODES: list[tuple[str | None, re.Pattern[str], float]] = [
     (
         "CA",
         re.compile(
-            rf"(?:{_CITY},?\s+(?P<prov>{'|'.join(sorted(_CA_PROVINCES))})\s+)?(?<![A-Z0-9])(?P<pc>{_CA_CODE})(?![A-Za-z0-9])"
+            rf"(?:{_CITY},?\s+(?P<prov>{'|'.join(sorted(CA_PROVINCES))})\s+)?(?<![A-Z0-9])(?P<pc>{_CA_CODE})(?![A-Za-z0-9])"
         ),
         0.8,
     ),
     (
         "US",
         re.compile(
-            rf"{_CITY}(?P<comma>,)?\s+(?:{'|'.join(sorted(_US_STATES))})\.?\s+(?P<pc>\d{{5}}(?:-\d{{4}})?)(?![\d-])"
+            rf"{_CITY}(?P<comma>,)?\s+(?:{'|'.join(sorted(US_STATES))})\.?\s+(?P<pc>\d{{5}}(?:-\d{{4}})?)(?![\d-])"
             r"(?P<tail>\s*(?:USA?|United States)?\s*$)?"
         ),
         0.85,
@@ -243,12 +243,12 @@ def find_postcodes(text: str, region: str | None) -> list[_Postcode]:
     return kept
 
 
-_EN_TYPES = _words(
+STREET_TYPES = _words(
     "Street St Avenue Ave Road Rd Boulevard Blvd Lane Ln Drive Dr Court Ct Place Pl Terrace Tce Way Close "
     "Crescent Cres Highway Hwy Parkway Pkwy Square Sq Gardens Gdns Grove Mews Row Circle Cir Trail Parade "
     "Loop Walk Alley Plaza Marg Nagar"
 )
-_EN_TYPE = "|".join(f"{t}|{t.upper()}" for t in sorted(_EN_TYPES, key=lambda t: (-len(t), t)))
+_EN_TYPE = "|".join(f"{t}|{t.upper()}" for t in sorted(STREET_TYPES, key=lambda t: (-len(t), t)))
 _EN_NAME_STOP = _words(
     "minute minutes hour hours mile miles day days year years week weeks hard test top best"
 )
@@ -440,7 +440,7 @@ _DOB_LABEL = re.compile(
     r"|\bf\.\s*(?:de\s+)?nac(?:imiento)?\.?|\bdata\s+di\s+nascita\b|\bnat[oa]\s+il\b|\bgeboortedatum\b|\bgeb\.\s*datum\b)"
 )
 _MONTH_WORD = r"[^\W\d_]{3,10}\.?"
-_DATES = [
+DATES = [
     re.compile(r"(?<!\d)(?P<a>\d{1,2})(?P<sep>[./-]| )(?P<b>\d{1,2})(?P=sep)(?P<y>\d{4}|\d{2})(?![\d.:])"),
     re.compile(r"(?<!\d)(?P<y>\d{4})(?P<sep>[./-])(?P<b>\d{1,2})(?P=sep)(?P<a>\d{1,2})(?![\d.:])"),
     re.compile(
@@ -469,12 +469,13 @@ def _month(word: str) -> int | None:
     return _MONTHS.get(plain[:4]) or _MONTHS.get(plain[:3])
 
 
-def _birth_date(match: re.Match[str], region: str | None) -> str | None:
+def read_date(match: re.Match[str], region: str | None, future_years: int = 0) -> dt.date | None:
+    """The date a match of ``DATES`` spells, day and month in the region's order when both fit. A
+    two-digit year is of this century up to ``future_years`` ahead (an expiry), else of the last."""
     groups = match.groupdict()
     year, first = int(groups["y"]), int(groups["a"])
-    today = clock.today()
     if len(groups["y"]) == 2:
-        year += 1900 if year > today.year % 100 else 2000
+        year += 1900 if year > clock.today().year % 100 + future_years else 2000
     if groups.get("m"):
         month, day = _month(groups["m"]), first
     elif match.start("y") == match.start():  # year first: y-m-d
@@ -484,17 +485,21 @@ def _birth_date(match: re.Match[str], region: str | None) -> str | None:
         us_order = second > 12 or (first <= 12 and region == "US")
         month, day = (first, second) if us_order else (second, first)
     try:
-        born = dt.date(year, month or 0, day)
+        return dt.date(year, month or 0, day)
     except ValueError:
         return None
-    return born.isoformat() if dt.date(1900, 1, 1) <= born <= today else None
+
+
+def _birth_date(match: re.Match[str], region: str | None) -> str | None:
+    born = read_date(match, region)
+    return born.isoformat() if born and dt.date(1900, 1, 1) <= born <= clock.today() else None
 
 
 def _first_date(text: str, region: str | None, within: int) -> tuple[int, int, str] | None:
     """The earliest birth date starting in the first ``within`` characters of ``text``."""
     text = text[: within + 40]
     best: tuple[int, int, str] | None = None
-    for pattern in _DATES:
+    for pattern in DATES:
         for match in pattern.finditer(text):
             if match.start() > within or (best and match.start() >= best[0]):
                 break

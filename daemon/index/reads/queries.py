@@ -84,6 +84,18 @@ class Reader:
                 "findings": int(session.scalar(select(func.count()).select_from(FindingRow)) or 0),
             }
 
+    def countries(self) -> list[str]:
+        """The countries the photos were taken in, most photos first: the regions a phone number
+        without a country code most likely belongs to when its own photo has no GPS."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(Photo.country_code, func.count().label("n"))
+                .where(Photo.country_code.is_not(None))
+                .group_by(Photo.country_code)
+                .order_by(func.count().desc(), Photo.country_code)
+            ).all()
+            return [str(code) for code, _ in rows]
+
     def job_counts(self) -> dict[str, int]:
         with Session(self.engine) as session:
             rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
