@@ -12,7 +12,7 @@ from shadowlens.daemon.analysis.findings import BrandFinding, CodeFinding, Findi
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.detectors.codes.detector import CodesDetector, CodesSettings
 from shadowlens.daemon.detectors.text.brands import BrandsDetector
-from shadowlens.daemon.detectors.text.ocr import OcrDetector, OcrSettings
+from shadowlens.daemon.detectors.text.ocr import OcrDetector, OcrSettings, reading_order
 from shadowlens.daemon.detectors.text.personal import PersonalDataDetector, PiiFinding
 from shadowlens.daemon.detectors.vision.nudity import NudityDetector, NuditySettings
 
@@ -226,3 +226,16 @@ def test_personal_data_never_reaches_logs_unmasked(env: Env, tmp_path: Path) -> 
     assert {f["label"] for f in photo["findings"] if f["kind"] == "pii"} == {"card", "email"}
     for secret in ("4242 4242 4242 4242", "4242424242424242", "jane.doe"):
         assert secret not in proc.stderr and secret not in log
+
+
+def test_lines_come_in_reading_order_whatever_order_the_passes_found_them() -> None:
+    def line(text: str, x: float, y: float) -> TextFinding:
+        return TextFinding(label=text, confidence=0.9, bbox=(x, y, 120.0, 20.0))
+
+    found = [
+        line("city", 40, 242),
+        line("Name:", 40, 100),
+        line("Anna Berg", 200, 104),
+        line("street", 40, 200),
+    ]
+    assert [f.label for f in reading_order(found)] == ["Name:", "Anna Berg", "street", "city"]

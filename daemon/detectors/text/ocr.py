@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -135,7 +135,8 @@ class OcrDetector(Detector):
                 seen = read * (view_scale / scale)
                 boxes = np.concatenate([seen, unseen(small / scale, seen)])
             lines = self.engine.recognise(image, boxes)
-        return [finding for line in lines if (finding := self._finding(line, scale))]
+        found = [finding for line in lines if (finding := self._finding(line, scale))]
+        return list(reading_order(found))
 
     def _read_pass(self, view: NDArray[np.uint8], gate: Boxes) -> Boxes:
         boxes = [no_boxes()]
@@ -224,3 +225,31 @@ class OcrDetector(Detector):
 
     def close(self) -> None:
         self.engine.unload()
+
+
+def reading_order(lines: Sequence[TextFinding]) -> list[TextFinding]:
+    """Top to bottom, then left to right within a row: the passes and tiles find lines in any
+    order, and what reads the text (an address over two lines, a label and its value on the next)
+    needs them as a person reads them. Lines whose vertical centres lie within half a line's
+    height of each other are one row."""
+    boxed = [line for line in lines if line.bbox is not None]
+    if len(boxed) < 2:
+        return list(lines)
+    heights = sorted(line.bbox[3] for line in boxed if line.bbox is not None)
+    band = max(1.0, heights[len(heights) // 2] / 2)
+
+    def centre(line: TextFinding) -> float:
+        assert line.bbox is not None
+        return line.bbox[1] + line.bbox[3] / 2
+
+    ordered = sorted(boxed, key=centre)
+    rows: list[list[TextFinding]] = []
+    for line in ordered:
+        if rows and centre(line) - centre(rows[-1][0]) <= band:
+            rows[-1].append(line)
+        else:
+            rows.append([line])
+    unboxed = [line for line in lines if line.bbox is None]
+    return [
+        line for row in rows for line in sorted(row, key=lambda f: f.bbox[0] if f.bbox else 0.0)
+    ] + unboxed

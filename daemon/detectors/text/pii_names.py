@@ -154,7 +154,7 @@ def _labelled_value(text: str, offset: int) -> tuple[list[Word], int] | None:
     """The name that starts ``text`` (a line after its label), or None if what follows the label
     is not a name. It ends where the next field starts ("John Smith DOB: ..." or "John Smith MRN").
     With it, how many of its first words are a surname written first ("Smith, John")."""
-    reversed_name = _last_first(text)
+    reversed_name = _last_first(_before_next_field(text))
     if reversed_name:
         words, family = reversed_name
         return [Word(w.text, w.start + offset, w.end + offset, w.dotted) for w in words], family
@@ -180,6 +180,15 @@ def _labelled_value(text: str, offset: int) -> tuple[list[Word], int] | None:
     if not any(w.capitalised and not w.initial for w in kept) or len(kept) > 5:
         return None
     return [Word(w.text, w.start + offset, w.end + offset, w.dotted) for w in kept], 0
+
+
+def _before_next_field(text: str) -> str:
+    """``text`` up to the next field of a one-line form: a column gap, or a word followed by ":"
+    ("DOE, JANE DOB: 04/11/1962" gives "DOE, JANE")."""
+    end = text.find("  ")
+    end = len(text) if end < 0 else end
+    label = re.search(r"(?<=\s)\S+(?=\s*:)", text)
+    return text[: min(end, label.start()) if label else end]
 
 
 def _labelled(lines: Sequence[str]) -> Iterator[Hit]:
