@@ -239,3 +239,28 @@ def test_lines_come_in_reading_order_whatever_order_the_passes_found_them() -> N
         line("street", 40, 200),
     ]
     assert [f.label for f in reading_order(found)] == ["Name:", "Anna Berg", "street", "city"]
+
+
+# Signs, street scenes and adverts of the corpus: public text, no one's personal data.
+PUBLIC_TEXT = (
+    *(f"easyocr-text/{n}" for n in ("chinese.jpg", "french.jpg", "japanese.jpg", "korean.png", "thai.jpg")),
+    "easyocr-text/example3.png",
+    "exif-samples/gps/DSCN0025.jpg",
+    "exif-samples/gps/DSCN0042.jpg",
+    "exif-samples/invalid/image00971.jpg",
+)
+
+
+@pytest.mark.corpus
+def test_the_corpus_signs_and_street_scenes_give_no_personal_data(ocr: OcrDetector) -> None:
+    corpus = corpus_or_skip()
+    found = {}
+    read = 0
+    for name in PUBLIC_TEXT:
+        findings = run(corpus / name, ocr, personal_data())
+        read += len(of(findings, TextFinding))
+        pii = [(p.label, p.value) for p in of(findings, PiiFinding)]
+        if pii:
+            found[name] = pii
+    assert read >= len(PUBLIC_TEXT), "the signs must be read at all for silence to mean anything"
+    assert found == {}
