@@ -41,10 +41,12 @@ system-deps:
 # The suite uses the models `make models` built; a test that needs one fails when it is missing.
 # Two pytest-xdist workers, a test file each at a time (module fixtures are built once): most of
 # the suite's time is daemons, scans and watchers waiting on processes, so two workers halve it
-# on two cores. `make test TEST_WORKERS=0` runs it in one process.
+# on two cores. `make test TEST_WORKERS=0` runs it in one process. Tests marked `serial` need the
+# machine to themselves (a per-user kernel limit) and run alone afterwards.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev lint models
-	SHADOWLENS_REQUIRE_BUILT_MODELS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	SHADOWLENS_REQUIRE_BUILT_MODELS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial"
+	SHADOWLENS_REQUIRE_BUILT_MODELS=1 $(BIN)/python -m pytest -q -p no:cacheprovider -m serial
 	$(MAKE) --no-print-directory test-later-date
 
 # Every test whose result could depend on the date, again with the system clock 400 days ahead:
