@@ -25,7 +25,9 @@ def efficientnet_ms_per_photo(ctx: Context) -> Measurement:
     if not registry.available(MODEL_ID):
         raise Skip(f"{MODEL_ID} is not built in {BUILT_MODELS}: run `make models`")
     detector = LabelsDetector(LabelsSettings(), registry=registry)
-    assert detector.model is not None and detector.version == f"1+{MODEL_ID}", detector.version
+    assert detector.model is not None and detector.version == f"{type(detector).version}+{MODEL_ID}", (
+        detector.version
+    )
     timing = time_detector(ctx, detector, detector.options.long_side)
     detector.close()
     seen = ", ".join(f"{name}: {'+'.join(f.label for f in fs)}" for name, fs in timing.found.items() if fs)
