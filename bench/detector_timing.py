@@ -10,6 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness import Context, spread
@@ -26,21 +27,24 @@ class DetectorTiming:
     found: dict[str, list[Any]]  # photo name -> the findings of the warm-up run
 
 
-def time_detector(ctx: Context, detector: Any, long_side: int) -> DetectorTiming:
+def decoded_photo(path: Path, long_side: int) -> Any:
+    """A PhotoContext of ``path`` decoded and shrunk as the pipeline would for a detector of
+    ``long_side``, so that timing covers ``detect`` alone."""
     from shadowlens.daemon.analysis.decode import open_photo
     from shadowlens.daemon.api import PhotoContext
     from shadowlens.daemon.config import Config
 
+    limit = Config().decode.max_megapixels
+    photo = PhotoContext(path=path, decoded=open_photo(path, want_side=long_side, max_megapixels=limit))
+    photo.rgb(long_side)
+    return photo
+
+
+def time_detector(ctx: Context, detector: Any, long_side: int) -> DetectorTiming:
     corpus = ctx.need_corpus()
     entries = sorted((e for e in corpus.photos() if e.pixels >= MIN_PIXELS), key=lambda e: e.path)
     entries = entries[: QUICK_PHOTOS if ctx.quick else PHOTOS]
-    limit = Config().decode.max_megapixels
-    photos = []
-    for entry in entries:
-        path = corpus.root / entry.path
-        photo = PhotoContext(path=path, decoded=open_photo(path, want_side=long_side, max_megapixels=limit))
-        photo.rgb(long_side)
-        photos.append(photo)
+    photos = [decoded_photo(corpus.root / entry.path, long_side) for entry in entries]
     found = {entry.name: detector.detect(photo) for entry, photo in zip(entries, photos, strict=True)}
     per_photo: dict[str, list[float]] = {entry.name: [] for entry in entries}
     for _ in range(QUICK_REPEATS if ctx.quick else REPEATS):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from detector_timing import decoded_photo
 from harness import Context, Measurement, median, row, spread
 
 PHOTOS, QUICK_PHOTOS = 8, 3
@@ -64,22 +65,9 @@ def _detectors() -> tuple[Any, Any]:
     return old, new
 
 
-def _decoded(path: Path, long_side: int) -> Any:
-    from shadowlens.daemon.analysis.decode import open_photo
-    from shadowlens.daemon.api import PhotoContext
-    from shadowlens.daemon.config import Config
-
-    photo = PhotoContext(
-        path=path,
-        decoded=open_photo(path, want_side=long_side, max_megapixels=Config().decode.max_megapixels),
-    )
-    photo.rgb(long_side)
-    return photo
-
-
 def _time(ctx: Context, paths: list[Path]) -> Timings:
     old, new = _detectors()
-    photos = [_decoded(path, new.options.long_side) for path in paths]
+    photos = [decoded_photo(path, new.options.long_side) for path in paths]
     timings = Timings([path.name for path in paths])
     for path, photo in zip(paths, photos, strict=True):
         timings.found_old[path.name] = [f.label for f in old.detect(photo)]

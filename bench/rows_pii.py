@@ -32,6 +32,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from detector_timing import decoded_photo
 from harness import Context, Measurement, median, row
 
 # The set lives with the test that asserts on it, and imports neither pytest nor shadowlens, so
@@ -63,19 +64,6 @@ class Run:
     pii: dict[str, list[float]] = field(default_factory=dict)
 
 
-def _decoded(path: Path, long_side: int) -> Any:
-    from shadowlens.daemon.analysis.decode import open_photo
-    from shadowlens.daemon.api import PhotoContext
-    from shadowlens.daemon.config import Config
-
-    photo = PhotoContext(
-        path=path,
-        decoded=open_photo(path, want_side=long_side, max_megapixels=Config().decode.max_megapixels),
-    )
-    photo.rgb(long_side)
-    return photo
-
-
 def _ms(call: Callable[[], object]) -> float:
     started = time.perf_counter()
     call()
@@ -90,7 +78,9 @@ def _measure(ctx: Context) -> Run:
     corpus, folder = ctx.need_corpus(), ctx.tempdir("pii-rendered")
     old, new = OcrDetector(OcrSettings(small_print=False)), OcrDetector(OcrSettings())
     old.engine = new.engine  # one set of models: two would take turns in the CPU caches
-    photos = {doc.name: _decoded(write(doc, corpus.root, folder), new.options.long_side) for doc in DOCUMENTS}
+    photos = {
+        doc.name: decoded_photo(write(doc, corpus.root, folder), new.options.long_side) for doc in DOCUMENTS
+    }
     run, contexts = Run(), dict[str, tuple[Any, Any]]()
     for doc in DOCUMENTS:
         photo = photos[doc.name]
