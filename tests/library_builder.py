@@ -8,17 +8,22 @@ photo.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
+from shadowlens.daemon import clock
 from shadowlens.daemon.analysis.findings import Finding
 from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
+from shadowlens.daemon.config import load_config
+from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.profile.updater import ProfileUpdater
 
-from tests.conftest import corpus_or_skip
+from tests.conftest import LIBRARY_NOW, Env, corpus_or_skip
 
 BACKGROUNDS = (
     "exif-samples/gps/DSCN0010.jpg",
@@ -97,3 +102,23 @@ def analysed(
         runs=[DetectorRun(name, version, list(found.get(name, []))) for name, version in versions.items()],
         signature=",".join(f"{n}@{v}" for n, v in sorted(versions.items())),
     )
+
+
+def stored_profile(root: Path, results: Callable[[Path], Iterable[AnalysisResult]]) -> dict[str, Any]:
+    """The profile the daemon would build from ``results`` (made for files in ``root/library``),
+    saved into a real index of a fresh account with the clock pinned to ``LIBRARY_NOW``."""
+    env = Env(root / "home", now=LIBRARY_NOW)
+    env.write_config("")
+    now = clock.parse_pin(LIBRARY_NOW)
+    store = Store.open(env.index)
+    try:
+        with clock.pinned(now):
+            for result in results(root / "library"):
+                store.save(result)
+            updater = ProfileUpdater(store, load_config(env.config_file))
+            updater.catch_up(alert=False)
+            snapshot = updater.refresh(force=True, now=now.replace(tzinfo=None))
+    finally:
+        store.close()
+    assert snapshot is not None
+    return snapshot

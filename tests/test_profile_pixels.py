@@ -21,11 +21,10 @@ from shadowlens.daemon import clock
 from shadowlens.daemon.analysis.hooks import FindingHooks, Hooks, StoredFinding
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.api import FaceFinding, Finding, TimeFinding
-from shadowlens.daemon.config import ExposurePoints, ProfileSettings, load_config
+from shadowlens.daemon.config import ExposurePoints, ProfileSettings
 from shadowlens.daemon.detectors.vision.labels import LabelFinding, LabelsDetector
 from shadowlens.daemon.detectors.vision.objects import ObjectFinding, ObjectsDetector
 from shadowlens.daemon.detectors.vision.pixel_reasons import PixelReasons
-from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.builder import build_profile
 from shadowlens.daemon.profile.enjoyment import MIN_FACES, enjoyment, wilson
 from shadowlens.daemon.profile.exposure import ExposureContext, score
@@ -46,10 +45,9 @@ from shadowlens.daemon.profile.segments import (
     load_rules,
     signal_keys,
 )
-from shadowlens.daemon.profile.updater import ProfileUpdater
 
-from tests.conftest import LIBRARY_NOW, REPO, Env, small_jpeg
-from tests.library_builder import analysed
+from tests.conftest import LIBRARY_NOW, REPO, small_jpeg
+from tests.library_builder import analysed, stored_profile
 
 NOW = clock.parse_pin(LIBRARY_NOW)
 FER = "fer-mini-xception"
@@ -166,20 +164,8 @@ def _result(pic: Pic, folder: Path, index: int) -> AnalysisResult:
 @pytest.fixture(scope="module")
 def profile(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("pixels")
-    env = Env(root / "home", now=LIBRARY_NOW)
-    env.write_config("")
-    store = Store.open(env.index)
-    try:
-        with clock.pinned(NOW):
-            for i, pic in enumerate((*SEGMENT_PICS, *FACE_PICS)):
-                store.save(_result(pic, root / "library", i))
-            updater = ProfileUpdater(store, load_config(env.config_file))
-            updater.catch_up(alert=False)
-            snapshot = updater.refresh(force=True, now=NOW.replace(tzinfo=None))
-    finally:
-        store.close()
-    assert snapshot is not None
-    return snapshot
+    pics = (*SEGMENT_PICS, *FACE_PICS)
+    return stored_profile(root, lambda library: (_result(pic, library, i) for i, pic in enumerate(pics)))
 
 
 def names(paths: Sequence[str]) -> set[str]:

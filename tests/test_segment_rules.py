@@ -20,18 +20,15 @@ import pytest
 from shadowlens.daemon import clock
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.api import BrandFinding, Finding, TimeFinding
-from shadowlens.daemon.config import load_config
 from shadowlens.daemon.detectors.text.lexicon import Lexicon
 from shadowlens.daemon.detectors.vision import label_rules
 from shadowlens.daemon.detectors.vision.objects import ObjectFinding
-from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile import enjoyment, going_out
 from shadowlens.daemon.profile.segments import FLAG_SIGNALS, PLACE_SIGNAL, RULES, SegmentRule, load_rules
-from shadowlens.daemon.profile.updater import ProfileUpdater
 from shadowlens.models.manifest import load_manifest
 
-from tests.conftest import LIBRARY_NOW, REPO, Env, small_jpeg
-from tests.library_builder import analysed
+from tests.conftest import LIBRARY_NOW, REPO, small_jpeg
+from tests.library_builder import analysed, stored_profile
 
 NOW = clock.parse_pin(LIBRARY_NOW)
 OBJECTS_MODEL = "nanodet-coco"
@@ -340,20 +337,9 @@ def _result(shot: Shot, folder: Path, index: int, lexicon: Lexicon) -> AnalysisR
 
 
 def profile_of(root: Path, shots: Sequence[Shot], lexicon: Lexicon) -> dict[str, Any]:
-    env = Env(root / "home", now=LIBRARY_NOW)
-    env.write_config("")
-    store = Store.open(env.index)
-    try:
-        with clock.pinned(NOW):
-            for i, shot in enumerate(shots):
-                store.save(_result(shot, root / "library", i, lexicon))
-            updater = ProfileUpdater(store, load_config(env.config_file))
-            updater.catch_up(alert=False)
-            snapshot = updater.refresh(force=True, now=NOW.replace(tzinfo=None))
-    finally:
-        store.close()
-    assert snapshot is not None
-    return snapshot
+    return stored_profile(
+        root, lambda library: (_result(shot, library, i, lexicon) for i, shot in enumerate(shots))
+    )
 
 
 def test_a_petrol_station_library_is_no_sweet_tooth_and_a_sweet_one_is(
