@@ -87,6 +87,9 @@ class LibrarySettings(_Section):
 class DecodeSettings(_Section):
     # A 200 MP phone photo (Galaxy S24 Ultra) must pass; a 4-gigapixel GIF header must not.
     max_megapixels: float = Field(default=250.0, gt=0)
+    # What one worker may spend decoding one photo (pixels, conversions and the file's bytes).
+    # There is one worker per core, and the unit's MemoryHigh is 2 GB.
+    max_memory_mb: int = Field(default=1024, ge=64)
 
 
 class ScanSettings(_Section):
@@ -199,6 +202,9 @@ class ExposurePoints(_Section):
 
     gps: int = Field(default=15, ge=0, le=100)
     gps_near_home: int = Field(default=25, ge=0, le=100, description="added to gps within 200 m of home")
+    written_place: int = Field(
+        default=5, ge=0, le=100, description="a city or place typed into the file (IPTC, XMP), no GPS"
+    )
     child: int = Field(default=30, ge=0, le=100)
     possible_child: int = Field(
         default=20, ge=0, le=100, description="a face whose age interval reaches under 13"

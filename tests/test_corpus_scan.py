@@ -80,13 +80,20 @@ def test_phone_heics_have_device_gps_time_and_place(scanned_corpus: ScannedCorpu
         assert item["place"] is not None and len(item["place"]["country_code"]) == 2
 
 
+NUL_INSIDE = {"exif-samples/cameras/WWL_(Polaroid)_ION230.jpg"}
+
+
 def test_devices_and_times_match_the_manifest(scanned_corpus: ScannedCorpus) -> None:
     for row in manifest_rows():
         item = scanned_corpus.photos[row["path"]]
         if row["camera_make"] and item["status"] == "indexed":
             assert item["device"] is not None, row["path"]
             assert item["device"]["make"] == row["camera_make"], row["path"]
-            assert item["device"]["model"] == row["camera_model"], row["path"]
+            # The manifest's values are Pillow's reading, which keeps bytes stored after an ASCII
+            # value's NUL terminator ("ION230\x00F" is "ION230F"); exiftool and exiv2 end the
+            # value at the NUL, as the EXIF standard says.
+            assert row["camera_model"].startswith(item["device"]["model"]), row["path"]
+            assert item["device"]["model"] == row["camera_model"] or row["path"] in NUL_INSIDE, row["path"]
         taken = row["datetime_original"]
         if taken and not taken.startswith("0000") and item["status"] == "indexed":
             assert item["taken_at"] is not None, row["path"]
@@ -138,8 +145,10 @@ def test_truncated_photos_still_report_their_metadata(scanned_corpus: ScannedCor
 def test_rescan_of_an_unchanged_tree_analyses_nothing(scanned_corpus: ScannedCorpus) -> None:
     summary = scanned_corpus.env.json("scan", str(scanned_corpus.root))
     assert summary["indexed"] == 0 and summary["moved"] == 0 and summary["new_errors"] == 0
-    assert summary["unchanged"] == summary["found"] == len(manifest_rows())
-    assert summary["errors"] == scanned_corpus.summary["errors"]
+    assert summary["found"] == len(manifest_rows())
+    assert summary["errors"] == scanned_corpus.summary["errors"] > 0
+    # Each file counted once: an unchanged file in error is an error, not also "unchanged".
+    assert summary["unchanged"] + summary["errors"] + summary["skipped"] == summary["found"]
 
 
 def test_show_gives_one_photo(scanned_corpus: ScannedCorpus) -> None:

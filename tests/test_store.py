@@ -152,7 +152,15 @@ def test_deleting_the_last_file_forgets_the_photo_and_its_findings(tmp_path: Pat
     reader = Reader(store.engine)
     assert reader.counts()["photos"] == 1
     store.remove_files(["/photos/copy-of-a.jpg"])
-    assert reader.counts() == {"files": 0, "indexed": 0, "error": 0, "pending": 0, "photos": 0, "findings": 0}
+    assert reader.counts() == {
+        "files": 0,
+        "indexed": 0,
+        "error": 0,
+        "pending": 0,
+        "skipped": 0,
+        "photos": 0,
+        "findings": 0,
+    }
     store.close()
 
 

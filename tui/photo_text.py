@@ -114,7 +114,7 @@ def key_attrs(finding: dict[str, Any]) -> list[str]:
         out += [str(attrs.get("body_part", "")), "exposed" if attrs.get("exposed") else "covered"]
     elif kind == "scene":
         out.append(", ".join(str(e) for e in (attrs.get("evidence") or [])[:3]))
-    elif kind in ("time", "name", "metadata_issue"):
+    elif kind in ("time", "name", "metadata_issue", "written_place", "keywords", "caption"):
         out.append(str(attrs.get("source") or attrs.get("field") or attrs.get("reason") or ""))
     return [part for part in out if part]
 

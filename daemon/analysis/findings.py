@@ -87,6 +87,46 @@ class PlaceFinding(Finding):
 
 
 @dataclass(frozen=True, kw_only=True)
+class WrittenPlaceFinding(Finding):
+    """A place typed into the file (IPTC or XMP city, sub-location, region, country): as telling
+    as GPS for a city, and kept when GPS was stripped."""
+
+    kind: ClassVar[str] = "written_place"
+    sublocation: str | None = None
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    country_code: str | None = None
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeywordsFinding(Finding):
+    """Keywords (IPTC Keywords, XMP dc:subject): the photographer's own tags of what is shown."""
+
+    kind: ClassVar[str] = "keywords"
+    keywords: list[str]
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptionFinding(Finding):
+    """A caption or description written into the file (IPTC, XMP dc:description, EXIF)."""
+
+    kind: ClassVar[str] = "caption"
+    source: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawPairFinding(Finding):
+    """A raw file whose camera also wrote a JPEG or HEIC of the same moment beside it (same name):
+    the profile counts the moment once, through the other file."""
+
+    kind: ClassVar[str] = "raw_pair"
+    sibling: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class MetadataIssue(Finding):
     """Metadata that was present but rejected (for example GPS at 0/0), with the reason."""
 

@@ -6,6 +6,7 @@ and returns results; the store's single writer persists them.
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import threading
 import time
@@ -13,11 +14,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from shadowlens.daemon.analysis.decode import VERIFY_SIDE, DecodeError, open_photo, sha256_file
+from shadowlens.daemon.analysis.decode import (
+    VERIFY_SIDE,
+    DecodeError,
+    UnsupportedFormat,
+    open_photo,
+    read_photo_bytes,
+)
 from shadowlens.daemon.analysis.detector import Detector, PhotoContext
 from shadowlens.daemon.analysis.findings import Finding
 from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
 from shadowlens.daemon.config import Config
+from shadowlens.models.registry import sha256_file
 
 KnownLookup = Callable[[str], str | None]
 # Makes a KnownLookup inside a worker process: picklable (a module-level function or a partial
@@ -77,53 +85,78 @@ class Pipeline:
         self.want_side: int | None = None if full else max(pixel_needs, default=VERIFY_SIDE)
 
     def analyse(self, paths: Sequence[Path | str], *, force: bool = False) -> list[AnalysisResult]:
-        results = [self._hash(Path(p), force) for p in paths]
-        todo = [r for r in results if r.sha256 and not r.linked and not r.file_error]
+        """Hash and decode one file at a time, sharing its bytes (only one file's bytes are
+        held at once); then run each detector over the whole batch."""
+        results: list[AnalysisResult] = []
         contexts: list[tuple[AnalysisResult, PhotoContext]] = []
-        for result in todo:
-            context = self._decode(result)
-            if context is not None:
-                contexts.append((result, context))
+        for path in paths:
+            result, data = self._hash(Path(path), force)
+            results.append(result)
+            if data is not None and not result.linked:
+                context = self._decode(result, data)
+                if context is not None:
+                    contexts.append((result, context))
         self._detect(contexts)
         for _, context in contexts:
             context.decoded.release()
         return results
 
-    def _hash(self, path: Path, force: bool) -> AnalysisResult:
+    def _hash(self, path: Path, force: bool) -> tuple[AnalysisResult, bytes | None]:
+        """The file's hash, and its bytes for the decoder (the file is read once)."""
         result = AnalysisResult(path=str(path), signature=self.signature)
+        budget = self.config.decode.max_memory_mb
+        data: bytes | None = None
         try:
             before = FileStat.of(path)
-            digest = sha256_file(path)
+            try:
+                data = read_photo_bytes(path, budget)
+                digest = hashlib.sha256(data).hexdigest()
+            except DecodeError as exc:
+                # Empty, or too big to hold: hashed from disk, and the reason is the photo's error.
+                result.error = str(exc)
+                digest = sha256_file(path)
             after = FileStat.of(path)
         except FileNotFoundError:
             result.file_error = "vanished before it could be read"
-            return result
+            return result, None
         except PermissionError:
             result.file_error = "permission denied"
-            return result
+            return result, None
         except OSError as exc:
             result.file_error = f"cannot read: {_one_line(exc)}"
-            return result
+            return result, None
         if before != after:
             result.file_error = "changed while being read (still being written?)"
-            return result
+            return result, None
         result.stat, result.sha256 = after, digest
         result.linked = not force and self.known(digest) == self.signature
-        return result
+        return result, data
 
-    def _decode(self, result: AnalysisResult) -> PhotoContext | None:
+    def _decode(self, result: AnalysisResult, data: bytes) -> PhotoContext | None:
         try:
             decoded = open_photo(
-                Path(result.path), want_side=self.want_side, max_megapixels=self.config.decode.max_megapixels
+                Path(result.path),
+                want_side=self.want_side,
+                max_megapixels=self.config.decode.max_megapixels,
+                data=data,
+                max_memory_mb=self.config.decode.max_memory_mb,
             )
+        except UnsupportedFormat as exc:
+            result.skipped = str(exc)
+            return None
         except DecodeError as exc:
             result.error = str(exc)
             return None
-        except FileNotFoundError:
-            result.file_error = "vanished before it could be decoded"
-            return None
         result.format, result.width, result.height = decoded.format, decoded.width, decoded.height
         result.error = decoded.error
+        if decoded.missing_codec:
+            # A valid file this build cannot show: indexed, and each pixel detector says why it
+            # did not run, so the photo is not taken for one that has nothing to find.
+            result.runs.extend(
+                DetectorRun(d.name, d.version, [], f"not run: {decoded.missing_codec}")
+                for d in self.detectors
+                if d.needs.pixels is not None
+            )
         return PhotoContext(path=Path(result.path), decoded=decoded)
 
     def _detect(self, items: list[tuple[AnalysisResult, PhotoContext]]) -> None:

@@ -48,8 +48,15 @@ class AnalysisResult:
     height: int | None = None
     error: str | None = None
     file_error: str | None = None
+    # An image format nothing here reads, with nothing to read in it: the one-line reason.
+    skipped: str | None = None
     runs: list[DetectorRun] = field(default_factory=list)
     signature: str = ""
+
+    @property
+    def problem(self) -> str | None:
+        """Why the file is not (fully) indexed: unreadable, damaged, or in an unread format."""
+        return self.file_error or self.error or self.skipped
 
     @property
     def findings(self) -> list[Finding]:

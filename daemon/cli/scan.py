@@ -121,6 +121,12 @@ def _print_summary(summary: ScanSummary) -> None:
         + (f", {summary.alerts} risky (shadowlens alerts)." if summary.alerts else "."),
         err=True,
     )
+    if summary.skips:
+        say("Skipped, in formats nothing here reads (all: shadowlens photos --status skipped):", err=True)
+        for skip in summary.skips[:MAX_LISTED_PROBLEMS]:
+            say(f"  {skip['path']}: {skip['reason']}", err=True)
+        if len(summary.skips) > MAX_LISTED_PROBLEMS:
+            say(f"  ... and {len(summary.skips) - MAX_LISTED_PROBLEMS} more", err=True)
     if summary.problems:
         say("Problems in this scan (all errors: shadowlens photos --status error):", err=True)
         for problem in summary.problems[:MAX_LISTED_PROBLEMS]:

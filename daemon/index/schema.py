@@ -37,6 +37,8 @@ class FileStatus(StrEnum):
     ERROR = "error"
     # Found, waiting to be analysed (or analysed again).
     PENDING = "pending"
+    # An image-like file in a format nothing here reads ("unsupported format: Sigma X3F").
+    SKIPPED = "skipped"
 
 
 class JobState(StrEnum):

@@ -145,6 +145,9 @@ class Store:
         if result.file_error:
             file.status, file.error = FileStatus.ERROR, result.file_error
             return
+        if result.skipped:
+            self._skip(session, file, result)
+            return
         assert result.sha256 is not None and result.stat is not None
         photo = session.scalar(select(Photo).where(Photo.sha256 == result.sha256))
         if not result.linked or photo is None:
@@ -157,6 +160,19 @@ class Store:
         file.size, file.mtime_ns = result.stat.size, result.stat.mtime_ns
         file.inode, file.device = result.stat.inode, result.stat.device
         file.status, file.error = photo.status, photo.error
+
+    @staticmethod
+    def _skip(session: Session, file: File, result: AnalysisResult) -> None:
+        """An image format nothing reads: remembered with its reason and stat (a rescan leaves it
+        alone until it changes), and no longer tied to what the file held before."""
+        previous = file.photo_id
+        file.photo = None
+        if previous is not None:
+            _mark_if_orphaned(session, previous)
+        file.status, file.error = FileStatus.SKIPPED, result.skipped
+        if result.stat is not None:
+            file.size, file.mtime_ns = result.stat.size, result.stat.mtime_ns
+            file.inode, file.device = result.stat.inode, result.stat.device
 
     def _store_analysis(self, session: Session, photo: Photo | None, result: AnalysisResult) -> Photo:
         assert result.sha256 is not None and result.stat is not None

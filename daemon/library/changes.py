@@ -40,6 +40,9 @@ def unchanged(
         return False
     if known.status == FileStatus.ERROR and (known.signature is None or retry_errors):
         return False
+    if known.status == FileStatus.SKIPPED:
+        # Nothing reads its format; ``--retry-errors`` tries again (after a codec is installed).
+        return not retry_errors
     return known.signature == signature
 
 

@@ -54,9 +54,12 @@ class ScanSummary:
     new_errors: int = 0
     deleted: int = 0
     skipped: int = 0
+    new_skipped: int = 0
     alerts: int = 0
     seconds: float = 0.0
     problems: list[dict[str, str]] = field(default_factory=list)
+    # Image-like files in formats nothing here reads, found by this scan (path and reason).
+    skips: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +89,7 @@ class Scanner:
         roots = [Path(os.path.abspath(r)) for r in roots]
         planned = self.plan(roots, retry_errors)
         found = len(planned.walked.files)
-        summary = ScanSummary(found=found, unchanged=found - len(planned.todo))
+        summary = ScanSummary(found=found)
         queue, scope = self._queue(planned, roots)
         # What an interrupted scan left queued under these folders is run too, first.
         waiting = queue.waiting(scope)
@@ -100,8 +103,19 @@ class Scanner:
         # A one-off scan has no split moves to wait for: unreferenced analyses go now.
         self.store.forget_orphans(timedelta(0))
         self._record_walk(roots, planned.walked, summary)
-        in_error = sum(1 for f in self.store.known_files(roots).values() if f.status == FileStatus.ERROR)
-        summary.errors = in_error + len(planned.walked.errors)
+        # Each file is counted once, by what the index now says of it: an unchanged file that
+        # is in error is an error, not also "unchanged".
+        statuses = {path: known.status for path, known in self.store.known_files(roots).items()}
+        todo = set(planned.todo)
+        summary.unchanged = sum(
+            1
+            for path in planned.walked.files
+            if path not in todo and statuses.get(path) == FileStatus.INDEXED
+        )
+        summary.errors = sum(1 for s in statuses.values() if s == FileStatus.ERROR) + len(
+            planned.walked.errors
+        )
+        summary.skipped += sum(1 for s in statuses.values() if s == FileStatus.SKIPPED)
         summary.seconds = round(time.monotonic() - started, 3)
         return summary
 
@@ -167,7 +181,11 @@ class Scanner:
     @staticmethod
     def _count(result: AnalysisResult, summary: ScanSummary) -> None:
         problem = result.file_error or result.error
-        if problem:
+        if result.skipped:
+            summary.new_skipped += 1
+            summary.skips.append({"path": result.path, "reason": result.skipped})
+            log.info("skipped %s: %s", result.path, result.skipped)
+        elif problem:
             summary.new_errors += 1
             summary.problems.append({"path": result.path, "error": problem})
             log.info("%s: %s", result.path, problem)

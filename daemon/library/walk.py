@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shadowlens.daemon.analysis.decode import has_image_magic, has_photo_extension
+from shadowlens.daemon.analysis.formats import has_image_magic, is_image_name
 from shadowlens.daemon.library.names import is_excluded, is_temporary
 
 _SNIFF_BYTES = 262
@@ -34,7 +34,7 @@ def _inside(real: str, real_roots: Sequence[str]) -> bool:
 
 def looks_like_photo(path: str) -> bool:
     """A photo's extension, or an image format's first bytes (a photo saved without one)."""
-    if has_photo_extension(Path(path)):
+    if is_image_name(Path(path)):
         return True
     try:
         with open(path, "rb") as handle:

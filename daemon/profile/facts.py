@@ -234,8 +234,9 @@ def core_of(findings: Iterable[StoredFinding]) -> PhotoCore:
 
 
 def local_time(value: str | None) -> datetime | None:
-    """The wall-clock time of an ISO timestamp (its offset dropped), or None."""
-    if not value:
+    """The wall-clock time of an ISO timestamp (its offset dropped), or None. A bare date (an
+    IPTC date with no time) is None here: read as midnight it would be a night at home."""
+    if not value or len(value) <= 10:
         return None
     try:
         return datetime.fromisoformat(value).replace(tzinfo=None)

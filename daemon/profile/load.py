@@ -26,7 +26,11 @@ _PHOTOS = """
 SELECT p.id, p.taken_at, p.lat, p.lon, p.city, p.country_code, p.device_make, p.device_model,
        (SELECT min(f.path) FROM files f WHERE f.photo_id = p.id) AS path
 FROM photos p
-WHERE p.status = 'indexed' AND EXISTS (SELECT 1 FROM files f WHERE f.photo_id = p.id) {where}
+WHERE p.status = 'indexed' AND EXISTS (SELECT 1 FROM files f WHERE f.photo_id = p.id)
+  AND NOT EXISTS (
+    SELECT 1 FROM findings rp JOIN files twin ON twin.path = json_extract(rp.attrs, '$.sibling')
+    WHERE rp.photo_id = p.id AND rp.kind = 'raw_pair' AND twin.status = 'indexed'
+  ) {where}
 """
 
 _FINDINGS = """

@@ -161,9 +161,14 @@ class Scrubber:
         )
         report.reasons_before = [r.as_dict() for r in reasons]
 
-        decoded = open_photo(source, want_side=None, max_megapixels=self.config.decode.max_megapixels)
+        decoded = open_photo(
+            source,
+            want_side=None,
+            max_megapixels=self.config.decode.max_megapixels,
+            max_memory_mb=self.config.decode.max_memory_mb,
+        )
         if decoded.image is None:
-            report.problems.append(f"cannot decode: {decoded.error or 'no pixels'}")
+            report.problems.append(f"cannot decode: {decoded.error or decoded.missing_codec or 'no pixels'}")
             return
         image, keep = decoded.image, None
         if options.strip_metadata:
@@ -226,8 +231,8 @@ class Scrubber:
                 report.before_from = "index"
                 return [StoredFinding.from_view(f) for f in item["findings"]]
         [result] = self.pipeline.analyse([source], force=True)
-        if result.file_error or result.error:
-            report.problems.append(f"cannot analyse: {result.file_error or result.error}")
+        if result.problem:
+            report.problems.append(f"cannot analyse: {result.problem}")
             return None
         return stored(result)
 

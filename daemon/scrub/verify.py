@@ -93,8 +93,8 @@ class Edits:
 
 def check(result: AnalysisResult, copy: Path, edits: Edits, hooks: Hooks) -> list[str]:
     """One line per thing found again in the copy; empty when it is clean."""
-    if result.file_error or result.error:
-        return [f"the copy could not be re-analysed: {result.file_error or result.error}"]
+    if result.problem:
+        return [f"the copy could not be re-analysed: {result.problem}"]
     needed = edits.detectors | ({"metadata"} if edits.strip_metadata else set())
     problems = [
         f"cannot verify: detector {run.detector} failed on the copy: {run.error}"

@@ -180,14 +180,14 @@ class Daemon:
         if state == JobState.DONE:
             self.done_times.append(time.monotonic())
             self.last_photo = job.path
-        problem = (result.file_error or result.error) if result else error
+        problem = result.problem if result else error
         if state in (JobState.DONE, JobState.PARKED):
             self.catch_up.photo_done(error=state == JobState.PARKED or bool(problem))
         if problem:
             log.info("%s: %s", job.path, problem)
         if state == JobState.DONE:
             self.profile.photo_done(result)
-            if result is not None and not (result.file_error or result.error):
+            if result is not None and not result.problem:
                 self._queue_safe_copies([job.path])
 
     def rate_per_minute(self) -> float:

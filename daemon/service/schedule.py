@@ -59,7 +59,7 @@ class ProfileJobs:
         self.catch_up_due.set()
 
     def photo_done(self, result: AnalysisResult | None) -> None:
-        if result is None or result.linked or result.file_error or result.sha256 is None:
+        if result is None or result.linked or result.file_error or result.skipped or result.sha256 is None:
             return
         sha256 = result.sha256
         self._guard(f"profile update of {result.path}", lambda: self._photo(sha256))

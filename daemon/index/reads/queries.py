@@ -30,7 +30,7 @@ from shadowlens.daemon.index.schema import (
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-STATUSES = ("indexed", "error", "pending")
+STATUSES = ("indexed", "error", "pending", "skipped")
 
 
 class Reader:
