@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from shadowlens.daemon.analysis.plugins import DetectorInfo, detector_settings, discover
+from shadowlens.daemon.analysis.readers import readers
 from shadowlens.daemon.analysis.states import CANNOT_LOAD, DISABLED, MODEL_PROBLEM, DetectorState, describe
 from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app
 from shadowlens.daemon.config import Config, ConfigError, parse_config
@@ -138,6 +139,7 @@ def collect(app: AppContext) -> tuple[dict[str, Any], list[str]]:
     report["models"] = {
         name: state.models_text() for name, state in states.items() if any(m.model for m in state.models)
     }
+    report["readers"] = readers()
     report["inotify"] = _inotify()
     watches = report["inotify"]["max_user_watches"]
     if watches is not None and watches < LOW_WATCHES:
@@ -196,4 +198,6 @@ def _print(report: dict[str, Any]) -> None:
         click.echo(f"detector   {det['name']} {det['version'] or ''} ({det['summary']}) from {det['origin']}")
     for name, models in report["models"].items():
         click.echo(f"models     {name}: {models}")
+    for kind, reader in report["readers"].items():
+        click.echo(f"reader     {kind}: {reader}")
     click.echo("inotify    " + ", ".join(f"{k}={v}" for k, v in report["inotify"].items()))

@@ -121,15 +121,18 @@ def _print_summary(summary: ScanSummary) -> None:
         + (f", {summary.alerts} risky (shadowlens alerts)." if summary.alerts else "."),
         err=True,
     )
-    if summary.skips:
-        say("Skipped, in formats nothing here reads (all: shadowlens photos --status skipped):", err=True)
-        for skip in summary.skips[:MAX_LISTED_PROBLEMS]:
-            say(f"  {skip['path']}: {skip['reason']}", err=True)
-        if len(summary.skips) > MAX_LISTED_PROBLEMS:
-            say(f"  ... and {len(summary.skips) - MAX_LISTED_PROBLEMS} more", err=True)
-    if summary.problems:
-        say("Problems in this scan (all errors: shadowlens photos --status error):", err=True)
-        for problem in summary.problems[:MAX_LISTED_PROBLEMS]:
-            say(f"  {problem['path']}: {problem['error']}", err=True)
-        if len(summary.problems) > MAX_LISTED_PROBLEMS:
-            say(f"  ... and {len(summary.problems) - MAX_LISTED_PROBLEMS} more", err=True)
+    _listed(
+        "Skipped, in formats nothing here reads (all: shadowlens photos --status skipped):", summary.skips
+    )
+    _listed("Problems in this scan (all errors: shadowlens photos --status error):", summary.problems)
+
+
+def _listed(title: str, items: list[dict[str, str]]) -> None:
+    """The first few paths of a list, each with its one-line reason."""
+    if not items:
+        return
+    say(title, err=True)
+    for item in items[:MAX_LISTED_PROBLEMS]:
+        say(f"  {item['path']}: {item.get('reason') or item.get('error')}", err=True)
+    if len(items) > MAX_LISTED_PROBLEMS:
+        say(f"  ... and {len(items) - MAX_LISTED_PROBLEMS} more", err=True)
