@@ -16,7 +16,7 @@ def readers() -> dict[str, str]:
     libraw = ".".join(str(part) for part in rawpy.libraw_version)
     return {
         "metadata": f"exiv2 {exiv2.version()} (EXIF with maker notes, XMP, IPTC; every format below)",
-        "raw": f"LibRaw {libraw} through rawpy {rawpy.__version__}",
+        "raw": f"LibRaw {libraw} through rawpy {importlib.metadata.version('rawpy')}",
         "heif": f"libheif {pillow_heif.libheif_version()}: {', '.join(sorted(heif_decoders()))}",
         "avif": "Pillow" if features.check("avif") else "no decoder",
         "jpeg_xl": f"pillow-jxl-plugin {importlib.metadata.version('pillow-jxl-plugin')}",
