@@ -369,7 +369,8 @@ def _unopened(path: Path, data: bytes, metadata: MetadataBlocks, why: str) -> De
     codec = missing_codec(None, metadata, data, None)
     if metadata or codec:
         width, height = metadata.pixel_size or (0, 0)
-        name = (metadata.mime or "image").removeprefix("image/").upper()
+        mime = (metadata.mime or "image/generic").removeprefix("image/")
+        name = format_name(path, data[:SNIFF_BYTES]) if mime == "generic" else mime.upper()
         photo = DecodedPhoto(path, name, width, height, Image.Exif(), {}, metadata)
         if codec:
             photo.missing_codec = codec
