@@ -203,15 +203,20 @@ def open_photo(
     elif not data:
         raise DecodeError("empty file (0 bytes)")
     budget = int(max_memory_mb * 2**20)
+    # exiv2 logs through Python (named by file): outside the stderr capture, which would take
+    # those lines for a C library's.
+    metadata = read_blocks(data, path.name)
+    head = data[:SNIFF_BYTES]
+    raw_name = raw_format(path, head, metadata.mime)
     with native_messages(path.name) as messages:
-        metadata = read_blocks(data, path.name)
-        head = data[:SNIFF_BYTES]
-        raw_name = raw_format(path, head, metadata.mime)
         if raw_name is not None:
             photo = _open_raw(path, data, metadata, raw_name, want_side, max_megapixels, budget)
         else:
             photo = _open_pillow(path, data, metadata, want_side, max_megapixels, budget)
     photo.messages = messages
+    if photo.format in ("HEIF", "AVIF") or not metadata.exif:
+        xmp = photo.info.get("xmp") or photo.info.get("XML:com.adobe.xmp")
+        photo.metadata = with_embedded(metadata, photo.info.get("exif"), xmp, path.name)
     return photo
 
 
@@ -271,8 +276,6 @@ def _open_pillow(
         w, h = image.size
         width, height = (h, w) if orientation in (5, 6, 7, 8) else (w, h)
         info = {str(k): v for k, v in image.info.items() if k in _KEPT_INFO}
-        xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
-        metadata = with_embedded(metadata, info.get("exif"), xmp, path.name)
         photo = DecodedPhoto(path, str(image.format), width, height, exif, info, metadata)
         if exif_problem:
             photo.info["shadowlens.exif_problem"] = exif_problem

@@ -34,8 +34,13 @@ _MAX_NUMBERS = 64
 
 
 class _FileNameFilter(logging.Filter):
+    """Names the file, and keeps exiv2's complaints about odd but readable metadata at info
+    level: they are about the file, not the daemon, and the metadata detector reports what matters."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = f"{_reading.get()}: exiv2: {str(record.msg).strip()}"
+        if record.levelno == logging.WARNING:
+            record.levelno, record.levelname = logging.INFO, "INFO"
         return True
 
 
