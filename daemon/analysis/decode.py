@@ -26,7 +26,6 @@ from shadowlens.daemon.analysis.formats import (
     SNIFF_BYTES,
     format_name,
     has_image_magic,
-    is_image_name,
     raw_format,
 )
 from shadowlens.daemon.analysis.heif_reduced import LIBHEIF_BYTES_PER_PIXEL, decode_heif_reduced
@@ -56,10 +55,6 @@ class DecodeError(Exception):
 
 class UnsupportedFormat(DecodeError):
     """An image format no reader of this build handles, with nothing to read in it: skipped."""
-
-
-def has_photo_extension(path: Path) -> bool:
-    return is_image_name(path)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import exiv2
+from shadowlens.daemon.analysis.exif import text as clean_text
 
 log = logging.getLogger("shadowlens.exiv2")
 # exiv2 reports through Python's logging (logger "exiv2"): each message is tagged with the
@@ -160,14 +161,14 @@ def _collect(image: exiv2.Image, blocks: MetadataBlocks) -> None:
         blocks.exif_tags.setdefault(datum.groupName(), {})[int(datum.tag())] = value
     _collect_xmp(image.xmpData(), blocks)
     for datum in image.iptcData():
-        text = _text(datum.toString())
+        text = clean_text(datum.toString())
         if text is not None:
             blocks.iptc.setdefault(datum.key(), []).append(text)
 
 
 def _collect_xmp(xmp: exiv2.XmpData, blocks: MetadataBlocks) -> None:
     for datum in xmp:
-        key, text = datum.key(), _text(datum.toString())
+        key, text = datum.key(), clean_text(datum.toString())
         prefix = datum.groupName()
         if prefix not in blocks.xmp_namespaces:
             blocks.xmp_namespaces[prefix] = str(exiv2.XmpProperties.ns(prefix))
@@ -175,7 +176,7 @@ def _collect_xmp(xmp: exiv2.XmpData, blocks: MetadataBlocks) -> None:
             continue
         if datum.typeName() in ("XmpBag", "XmpSeq", "XmpAlt"):
             value = datum.value()
-            blocks.xmp_lists[key] = [t for i in range(value.count()) if (t := _text(value.toString(i)))]
+            blocks.xmp_lists[key] = [t for i in range(value.count()) if (t := clean_text(value.toString(i)))]
         blocks.xmp[key] = text
 
 
@@ -190,26 +191,19 @@ def _exif_value(datum: exiv2.Exifdatum) -> ExifValue | None:
         try:
             integers = tuple(int(value.toInt64(i)) for i in range(count))
         except Exception:
-            return _text(datum.toString())
+            return clean_text(datum.toString())
         if type_name == "Undefined":
             # Undefined holds text (maker notes' serials, versions) as often as numbers.
-            return _text(bytes(i & 0xFF for i in integers).decode("latin-1")) or integers
+            return clean_text(bytes(i & 0xFF for i in integers).decode("latin-1")) or integers
         return integers[0] if count == 1 else integers
     if type_name in _TEXT_TYPES or count <= _MAX_NUMBERS:
-        return _text(datum.toString())
+        return clean_text(datum.toString())
     return None
 
 
 def _ratio(numerator: int, denominator: int) -> float:
     # A zero denominator is a broken value; NaN lets the checks say so ("malformed rational").
     return numerator / denominator if denominator else math.nan
-
-
-def _text(value: object) -> str | None:
-    if not isinstance(value, str):
-        return None
-    cleaned = "".join(ch for ch in value if ch.isprintable()).strip().strip("\x00").strip()
-    return cleaned or None
 
 
 def _exiv2_reason(exc: BaseException) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from shadowlens.daemon.analysis.decode import has_photo_extension
+from shadowlens.daemon.analysis.formats import is_image_name
 from shadowlens.daemon.cli.context import EXIT_CONFIG, AppContext, fail, handle_errors, pass_app, path_problem
 from shadowlens.daemon.cli.context import echo as say
 from shadowlens.daemon.config import Config
@@ -127,7 +127,7 @@ def _photos(paths: tuple[Path, ...], out_dir: Path) -> list[Path]:
             found += sorted(
                 p
                 for p in path.rglob("*")
-                if p.is_file() and has_photo_extension(p) and not p.resolve().is_relative_to(out)
+                if p.is_file() and is_image_name(p) and not p.resolve().is_relative_to(out)
             )
         else:
             found.append(path)
