@@ -139,11 +139,12 @@ def add_new_photo(
     now = stamp(datetime.now())
     sha = hashlib.sha256(f"new-{n}-{time.time_ns()}".encode()).hexdigest()
     device, state = ("Apple", "iPhone 15 Pro", 0, now), ("indexed", now, now)
+    brand = built.brands[n % len(built.brands)]  # its one brand (and so its first)
     cur = con.cursor()
     cur.execute(
         "INSERT INTO photos (sha256, size, format, width, height, status, signature, taken_at, taken_utc, "
-        "lat, lon, city, admin, country_code, device_make, device_model, marked_safe, analysed_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "lat, lon, city, admin, country_code, device_make, device_model, marked_safe, analysed_at, "
+        "first_brand) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             sha,
             3_100_000,
@@ -158,6 +159,7 @@ def add_new_photo(
             lon,
             *base[:3],
             *device,
+            brand[0],
         ),
     )
     photo_id = int(cur.lastrowid or 0)
@@ -185,10 +187,11 @@ def add_new_photo(
         attrs = {"age": 30.0, "sex": "F", "expression": {"label": "happy"}, "smiling": True}
         finding_id = finding("face", "face", attrs, "faces", [100.0 + 400 * k, 200.0, 300.0, 360.0])
         cur.execute(
-            "INSERT INTO faces (photo_id, finding_id, engine, dim, embedding, person_id) VALUES (?,?,?,?,?,NULL)",
+            "INSERT INTO faces (photo_id, finding_id, engine, dim, embedding, confidence, person_id) "
+            "VALUES (?,?,?,?,?,0.9,NULL)",
             (photo_id, finding_id, ENGINE, DIM, vector.astype(np.float32).tobytes()),
         )
-    name, category, parent = built.brands[n % len(built.brands)]
+    name, category, parent = brand
     finding("brand", name, {"category": category, "parent": parent, "via": "text", "matched": name}, "brands")
     con.commit()
     return photo_id

@@ -213,7 +213,8 @@ def _faces(rows: IndexRows, plan: Plan, photo_id: int, day_index: int) -> None:
         finding_id = rows.finding(
             photo_id, "face", "face", attrs, "faces", FACES_VERSION, confidence, box, person
         )
-        rows.faces.append((face + 1, photo_id, finding_id, ENGINE, DIM, plan.vectors[face].tobytes(), person))
+        vector = plan.vectors[face].tobytes()
+        rows.faces.append((face + 1, photo_id, finding_id, ENGINE, DIM, vector, confidence, person))
 
 
 def _stored(

@@ -51,9 +51,9 @@ class IndexRows:
         self.current.append(StoredFinding(detector, kind, label, confidence, box, attrs, person_id))  # type: ignore[arg-type]
         finding_id = self.next_finding
         self.next_finding += 1
-        box = json_text(bbox) if bbox is not None else "null"
+        stored_box = json_text(bbox) if bbox is not None else "null"
         self.findings.append(
-            (finding_id, photo_id, kind, label, confidence, box, json_text(attrs), detector, version)
+            (finding_id, photo_id, kind, label, confidence, stored_box, json_text(attrs), detector, version)
         )
         return finding_id
 
@@ -83,8 +83,8 @@ def insert(
             rows.findings,
         )
         con.executemany(
-            "INSERT INTO faces (id, photo_id, finding_id, engine, dim, embedding, person_id) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO faces (id, photo_id, finding_id, engine, dim, embedding, confidence, person_id) "
+            "VALUES (?,?,?,?,?,?,?,?)",
             rows.faces,
         )
         con.executemany(
@@ -97,6 +97,24 @@ def insert(
             (json_text(snapshot), when),
         )
         con.execute("COMMIT")
+    finally:
+        con.close()
+    _store_sort_keys(path, len(rows.photos))
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
         con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         con.close()
+
+
+def _store_sort_keys(path: Path, photos: int) -> None:
+    """The photos screen's sort keys, as the writer and the profile keep them (photo ids 1..n)."""
+    from shadowlens.daemon.index import sort_keys
+    from shadowlens.daemon.index.writer import Store
+
+    store = Store.open(path)
+    try:
+        with store.transaction() as session:
+            sort_keys.refresh_photos(session, range(1, photos + 1))
+    finally:
+        store.close()

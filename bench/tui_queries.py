@@ -16,6 +16,7 @@ QUERIES = (
     "photos_by_place",
     "photos_by_person",
     "photos_by_brand",
+    "photos_by_path",
     "photos_filtered",
     "photos_search",
     "photo_count",
@@ -74,6 +75,7 @@ def screen_queries(library: Any, picks: Picks) -> dict[str, tuple[str, Callable[
         "photos_by_place": (f"first page of {PAGE}, by place", page(everything, "place"), page_rows),
         "photos_by_person": (f"first page of {PAGE}, by people", page(everything, "person"), page_rows),
         "photos_by_brand": (f"first page of {PAGE}, by brand", page(everything, "brand"), page_rows),
+        "photos_by_path": (f"first page of {PAGE}, by path", page(everything, "path"), page_rows),
         "photos_filtered": (
             "first page, exposure >= 60 + GPS + a face, by exposure",
             page(filtered, "exposure"),

@@ -36,6 +36,8 @@ WRITERS = {
     Path("daemon/index/profile_writes.py"),
     Path("daemon/index/queue.py"),
     Path("daemon/index/db.py"),
+    # The photos screen's stored sort keys: called by the writer and the profile writes, in their transactions.
+    Path("daemon/index/sort_keys.py"),
 }
 _SQL_WRITE = re.compile(
     r"^\s*(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|REPLACE\s+INTO)\b", re.IGNORECASE

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shadowlens.daemon.analysis.findings import CHILD_AGE
+from shadowlens.daemon.index import sort_keys
 from shadowlens.daemon.index.schema import Alert, DaemonState, Face, FindingRow, Person, Photo, utcnow
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.sqlite import insert
@@ -50,6 +51,7 @@ class ProfileWrites:
                 session.flush()
                 session.execute(update(Face).where(Face.id.in_(list(group))).values(person_id=person.id))
                 created.append(person.id)
+            sort_keys.refresh_photos_of_faces(session, [*joined, *(i for group in new_groups for i in group)])
             _count_faces(session, set(joined.values()))
             _refresh_persons(session, set(created))
         return created
@@ -77,6 +79,7 @@ class ProfileWrites:
                 for start in range(0, len(ids), 900):
                     chunk = ids[start : start + 900]
                     session.execute(update(Face).where(Face.id.in_(chunk)).values(person_id=person_id))
+            sort_keys.refresh_engine(session, engine)
             all_ids = set(session.scalars(select(Person.id).where(Person.engine == engine)))
             _refresh_persons(session, all_ids)
             # The updater that re-clustered reads its matrix again anyway; any other one must too.
@@ -115,6 +118,9 @@ class ProfileWrites:
                 target.is_owner = target.is_owner or other.is_owner
                 session.delete(other)
             session.flush()
+            # Faces move from person to person, never to or from none, so no count changes
+            # today; recounted anyway, so the stored key never depends on that reasoning.
+            sort_keys.refresh_photos_of_persons(session, {into})
             _refresh_persons(session, {into})
             _bump_persons_generation(session)
 
@@ -130,6 +136,7 @@ class ProfileWrites:
             session.flush()
             face.person_id = person.id
             session.flush()
+            sort_keys.refresh_photos_of_faces(session, [face_id])
             _refresh_persons(session, {person.id} | ({previous} if previous else set()))
             _bump_persons_generation(session)
             return person.id

@@ -31,6 +31,7 @@ from shadowlens.daemon.index.schema import (
     ScanError,
     utcnow,
 )
+from shadowlens.daemon.index.sort_keys import first_brand
 from sqlalchemy import ColumnElement, CursorResult, Engine, and_, delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
@@ -203,7 +204,9 @@ class Store:
                 payload = finding.embedding_payload()
                 if payload is not None:
                     engine, dim, vector = payload
-                    row.face = Face(photo=photo, engine=engine, dim=dim, embedding=vector)
+                    row.face = Face(
+                        photo=photo, engine=engine, dim=dim, embedding=vector, confidence=row.confidence
+                    )
                 photo.findings.append(row)
         return photo
 
@@ -343,6 +346,10 @@ def _denormalise(photo: Photo, findings: list[Finding]) -> None:
     photo.city = place.city if place else None
     photo.admin = place.admin if place else None
     photo.country_code = place.country_code if place else None
+    # The sort keys (index/sort_keys.py): the old faces went with the old findings, and the new
+    # ones have no person until the profile groups them.
+    photo.person_faces = 0
+    photo.first_brand = first_brand(findings)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -1,7 +1,8 @@
 """Paged, sorted and filtered reads for the TUI: a library of 100,000 photos, one screenful at a time.
 
-Every query here is one SQL statement served by an index (see migration 0005), so each stays
-in tens of milliseconds however large the library grows.
+Every query here is one SQL statement served by an index (see migrations 0005 to 0007), so each
+stays in tens of milliseconds however large the library grows; a search asks the trigram index
+how many photos it finds first (``search.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from shadowlens.daemon.fsnames import from_index_text, index_text
-from sqlalchemy import Engine, text
+from shadowlens.daemon.index.reads.search import search_clause
+from sqlalchemy import Connection, Engine, text
 
 EARTH_RADIUS_M = 6_371_000.0  # as daemon.profile.places has it
 # The columns of a PhotoRow, as every photo list selects them.
@@ -20,14 +22,17 @@ PHOTO_ROW_COLUMNS = """p.id, (SELECT min(f.path) FROM files f WHERE f.photo_id =
     p.taken_at, p.city, p.country_code, p.marked_safe,
     (SELECT count(DISTINCT fa.person_id) FROM faces fa WHERE fa.photo_id = p.id) AS people,
     (SELECT group_concat(DISTINCT b.label) FROM findings b WHERE b.photo_id = p.id AND b.kind = 'brand') AS brands"""
+# Each sort key is a stored column with its indexes (migrations 0005-0007: one on the key, one on
+# "key IS NULL, key" for ascending pages), so a page walks an index and stops.
 SORTS = {
     "exposure": "p.exposure",
     "date": "p.taken_at",
     "place": "p.city",
-    "person": "(SELECT count(*) FROM faces fa WHERE fa.photo_id = p.id AND fa.person_id IS NOT NULL)",
-    "brand": "(SELECT min(b.label) FROM findings b WHERE b.photo_id = p.id AND b.kind = 'brand')",
-    "path": "(SELECT min(f.path) FROM files f WHERE f.photo_id = p.id)",
+    "person": "p.person_faces",  # faces that belong to a person (index/sort_keys.py)
+    "brand": "p.first_brand",  # the alphabetically first brand
+    "path": "p.first_path",  # the first of its paths (kept by triggers on files)
 }
+NOT_NULL_SORTS = frozenset({"person"})
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class PhotoRow:
     marked_safe: bool
 
 
-def _where(f: PhotoFilter) -> tuple[str, dict[str, Any]]:
+def _where(connection: Connection, f: PhotoFilter) -> tuple[str, dict[str, Any]]:
     # orphaned_at marks a photo no file points at: cheaper than looking for its files per row.
     clauses: list[str] = ["p.status = 'indexed'", "p.orphaned_at IS NULL"]
     params: dict[str, Any] = {}
@@ -85,11 +90,9 @@ def _where(f: PhotoFilter) -> tuple[str, dict[str, Any]]:
         )
         params["brand"] = f.brand
     if f.search.strip():
-        clauses.append(
-            "(p.city LIKE :like OR p.id IN (SELECT fs.photo_id FROM files fs WHERE fs.path LIKE :like)"
-            " OR p.id IN (SELECT s.photo_id FROM findings s WHERE s.kind = 'brand' AND s.label LIKE :like))"
-        )
-        params["like"] = f"%{index_text(f.search.strip())}%"
+        clause, search_params = search_clause(connection, f.search.strip())
+        clauses.append(clause)
+        params.update(search_params)
     return " AND ".join(clauses), params
 
 
@@ -102,36 +105,41 @@ def photo_page(
     offset: int = 0,
 ) -> list[PhotoRow]:
     order = SORTS[sort]
-    where, params = _where(filters)
     direction = "DESC" if descending else "ASC"
     # SQLite already puts NULLs last when descending; an extra "IS NULL" key there would stop
     # it from walking the column's index and make it sort all 100,000 photos for each page.
-    nulls_last = "" if descending else f"{order} IS NULL, "
-    sql = f"""
-        SELECT {PHOTO_ROW_COLUMNS}
-        FROM photos p
-        WHERE {where}
-        ORDER BY {nulls_last}{order} {direction}, p.id
-        LIMIT :limit OFFSET :offset
-    """
+    # Ascending, "key IS NULL, key" is what the expression indexes of migration 0007 hold.
+    nulls_last = "" if descending or sort in NOT_NULL_SORTS else f"{order} IS NULL, "
     with engine.connect() as connection:
+        where, params = _where(connection, filters)
+        sql = f"""
+            SELECT {PHOTO_ROW_COLUMNS}
+            FROM photos p
+            WHERE {where}
+            ORDER BY {nulls_last}{order} {direction}, p.id
+            LIMIT :limit OFFSET :offset
+        """
         rows = connection.execute(text(sql), {**params, "limit": limit, "offset": offset}).all()
     return [_photo_row(r) for r in rows]
 
 
 def photo_count(engine: Engine, filters: PhotoFilter = PhotoFilter()) -> int:
-    where, params = _where(filters)
-    sql = f"SELECT count(*) FROM photos p WHERE {where}"
     with engine.connect() as connection:
-        return int(connection.execute(text(sql), params).scalar_one())
+        where, params = _where(connection, filters)
+        return int(
+            connection.execute(text(f"SELECT count(*) FROM photos p WHERE {where}"), params).scalar_one()
+        )
 
 
 def person_faces(engine: Engine, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
+    """A person's most confident faces: a walk of the (person_id, confidence) index, which stops
+    after ``limit``; only those few faces are joined to their findings for the box. Ties go to
+    the older face, as they did when SQLite sorted every face of the person."""
     sql = """
         SELECT fa.id AS face_id, fa.photo_id, fi.bbox,
                (SELECT min(f.path) FROM files f WHERE f.photo_id = fa.photo_id) AS path
         FROM faces fa JOIN findings fi ON fi.id = fa.finding_id
-        WHERE fa.person_id = :person ORDER BY fi.confidence DESC LIMIT :limit
+        WHERE fa.person_id = :person ORDER BY fa.confidence DESC, fa.id LIMIT :limit
     """
     with engine.connect() as connection:
         rows = connection.execute(text(sql), {"person": person_id, "limit": limit})
