@@ -1,17 +1,18 @@
 """Place detector: offline reverse geocoding of the photo's GPS with GeoNames cities.
 
-The GeoNames table is loaded once per process and queried in bulk for a batch of photos.
+The GeoNames table is mapped from the cache folder, one copy for every worker (``geonames.py``),
+and queried in bulk for a batch of photos.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 from shadowlens.daemon.api import Detector, DetectorSettings, Finding, GpsFinding, PhotoContext, PlaceFinding
+from shadowlens.daemon.detectors.geonames import City, city_table
 
 EARTH_RADIUS_KM = 6371.0088
 
@@ -25,23 +26,6 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
-
-class _Geocoder:
-    """The GeoNames KD-tree, built on first use and shared by every detector in the process."""
-
-    _instance: Any = None
-    _lock = threading.Lock()
-
-    @classmethod
-    def get(cls) -> Any:
-        with cls._lock:
-            if cls._instance is None:
-                import reverse_geocoder
-
-                # mode=1: single process; we already run one geocoder per worker.
-                cls._instance = reverse_geocoder.RGeocoder(mode=1, verbose=False)
-            return cls._instance
 
 
 class PlaceDetector(Detector):
@@ -64,19 +48,19 @@ class PlaceDetector(Detector):
         results: list[list[Finding]] = [[] for _ in photos]
         if not points:
             return results
-        rows = _Geocoder.get().query([(gps.lat, gps.lon) for _, gps in points])
+        rows = city_table().nearest([(gps.lat, gps.lon) for _, gps in points])
         assert isinstance(self.settings, PlaceSettings)
         for (index, gps), row in zip(points, rows, strict=True):
             results[index] = [self._finding(gps, row, self.settings.max_distance_km)]
         return results
 
     @staticmethod
-    def _finding(gps: GpsFinding, row: dict[str, str], max_km: float) -> PlaceFinding:
-        distance = haversine_km(gps.lat, gps.lon, float(row["lat"]), float(row["lon"]))
+    def _finding(gps: GpsFinding, row: City, max_km: float) -> PlaceFinding:
+        distance = haversine_km(gps.lat, gps.lon, row.lat, row.lon)
         near = distance <= max_km
-        city = row["name"] if near else None
-        admin = (row.get("admin1") or None) if near else None
-        country = row["cc"]
+        city = row.name if near else None
+        admin = (row.admin1 or None) if near else None
+        country = row.cc
         label = ", ".join(part for part in (city, admin, country) if part)
         return PlaceFinding(
             label=label,
