@@ -9,13 +9,14 @@ pin time. Two ways to pin it:
   ISO-8601 time (``2025-05-04T12:00:30Z``; a time without an offset is UTC). The clock then
   stands still at that time, so everything a test asserts on is the same on any day.
 
-Intervals (timeouts, rates, back-off) are not "now": they use ``time.monotonic()``, which no
-pin touches.
+Intervals (timeouts, rates, back-off, how long the worker pool has been idle) are not "now":
+they use ``monotonic()`` here, which no pin touches.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -42,6 +43,11 @@ def now() -> datetime:
     """The current time, aware, in UTC."""
     pin = os.environ.get(ENV_VAR)
     return parse_pin(pin) if pin else datetime.now(UTC)
+
+
+def monotonic() -> float:
+    """Seconds on a clock that only moves forward, for intervals: never pinned, never set back."""
+    return time.monotonic()
 
 
 def utc_naive() -> datetime:

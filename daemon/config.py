@@ -115,6 +115,11 @@ class WatchSettings(_Section):
     stop_timeout_seconds: float = Field(default=7.0, gt=0, le=60)
     # While catching up, without a terminal for a bar: a status line this often (checked each second).
     progress_seconds: float = Field(default=30.0, gt=0)
+    # The worker processes (hundreds of MB each, with their models) stop after this long without
+    # a job and start again with the next one, which then waits a few seconds for them. 240 s
+    # leaves a minute for the last photo's own analysis, so that 5 minutes after the last photo
+    # only the daemon remains; a photo every few minutes still finds the workers running.
+    pool_idle_seconds: float = Field(default=240.0, gt=0)
 
 
 class IndexSettings(_Section):

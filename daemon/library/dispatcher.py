@@ -5,13 +5,16 @@ per worker are in flight, whatever the length of the queue: the rest wait as row
 so a 5,000-photo sync dump costs disk, not memory. When a worker dies, every job then in flight
 is re-run alone, so only the file that kills a worker is blamed, and that job runs alone on its
 later attempts too, until the queue parks it.
+
+The pool starts when there is work and may stop when idle (``pool_keeper.py``). Jobs stay rows
+in the queue until a started pool takes them, so one queued while the pool stops or starts is
+taken by the next pool; which jobs killed a worker is remembered here, across pools.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -19,9 +22,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from typing import Any
 
-from shadowlens.daemon.analysis.pool import CRASH_MESSAGE, InlinePool, analyse, end_pool
+from shadowlens.daemon import clock
+from shadowlens.daemon.analysis.pool import CRASH_MESSAGE, analyse
 from shadowlens.daemon.index.queue import EVERY_JOB, Claimed, JobQueue, Scope
 from shadowlens.daemon.index.schema import JobState
+from shadowlens.daemon.library.pool_keeper import PoolKeeper, Started
 
 log = logging.getLogger(__name__)
 # (job, its outcome or None when it failed in the pool, the job's new state, why it failed)
@@ -51,18 +56,18 @@ class Dispatcher:
         safe_copies: Work | None = None,
         scope: Scope = EVERY_JOB,
         batch_size: int = 1,
+        idle_seconds: float | None = None,
+        on_started: Started | None = None,
     ) -> None:
-        """``start`` makes the pool (``start_pool``, or an ``InlinePool``) at the first ``pump``."""
+        """``start`` makes the pool when there is work; ``idle_seconds`` and ``on_started`` are
+        the ``PoolKeeper``'s."""
         self.queue = queue
-        self.start = start
-        self.workers = workers
+        self.keeper = PoolKeeper(start, workers, idle_seconds, on_started)
         self.on_finished = on_finished or (lambda _job, _outcome, _state, _error: None)
         self.analysis = Work(analyse, queue.finish)
         self.safe_copies = safe_copies
         self.scope = scope if safe_copies else replace(scope, safe_copies=False)
         self.batch_size = batch_size
-        self.pool: Executor | None = None
-        self.limit = workers * 2
         self.in_flight: dict[Future[list[Any]], Batch] = {}
         self.suspects: deque[Claimed] = deque()
         self.isolating: Claimed | None = None
@@ -74,11 +79,21 @@ class Dispatcher:
     def busy(self) -> int:
         return sum(len(batch) for batch in self.in_flight.values()) + len(self.suspects)
 
+    @property
+    def starting(self) -> bool:
+        return self.keeper.starting
+
     def pump(self, timeout: float, accept_new: bool = True) -> int:
-        """Submit what fits, wait up to ``timeout`` for results, and record them. Returns jobs finished."""
+        """Submit what fits, wait up to ``timeout`` for results, and record them. Returns jobs
+        finished. While the pool starts, it waits up to ``timeout`` for its workers instead."""
+        if self.keeper.starting and not self.keeper.wait_started(timeout):
+            return 0
         self._submit(accept_new)
         if not self.in_flight:
+            if not (self.suspects or self.unrecorded):
+                self.keeper.stop_if_idle()
             return 0
+        self.keeper.busy()
         alone = self.isolating
         done, _ = wait(self.in_flight, timeout=timeout, return_when=FIRST_COMPLETED)
         finished, broken = self._collect(done)
@@ -94,20 +109,27 @@ class Dispatcher:
             self._restart_after_crash()
         return finished
 
+    def start_now(self) -> None:
+        """Launch the pool and wait until its workers are up (the daemon, at start-up)."""
+        self.keeper.launch()
+        while not self.keeper.wait_started(1.0):
+            pass
+
     def _submit(self, accept_new: bool) -> None:
-        if self.pool is None:
-            self.pool = self.start()
-            # One job at a time in process: results are recorded as soon as they exist.
-            self.limit = 1 if isinstance(self.pool, InlinePool) else self.workers * 2
-            # Starting took seconds: the caller checks for a stop or a pause before work is claimed.
-            return
+        if self.keeper.pool is None:
+            # Jobs to retry alone, or (unless paused) queued jobs: only then is a pool worth its start.
+            if not (self.suspects or (accept_new and self.queue.waiting(self.scope))):
+                return
+            self.keeper.launch()
+        if not self.keeper.wait_started(0):
+            return  # the next pumps wait for its workers
         if self.suspects or self.isolating:
             # Alone, with nothing else in flight, so that a crash can only be this job's.
             if not self.in_flight and self.suspects:
                 self.isolating = self.suspects.popleft()
                 self._send_all([[self.isolating]])
             return
-        free = self.limit - len(self.in_flight)
+        free = self.keeper.limit - len(self.in_flight)
         if not accept_new or free <= 0:
             return
         jobs = self.queue.claim(free * self.batch_size, self.scope)
@@ -128,12 +150,13 @@ class Dispatcher:
         return self.safe_copies
 
     def _send_all(self, batches: list[Batch]) -> None:
-        assert self.pool is not None
+        pool = self.keeper.pool
+        assert pool is not None
         pending = deque(batches)
         try:
             while pending:
                 try:
-                    future = self.pool.submit(self._work(pending[0][0]).run, [job.path for job in pending[0]])
+                    future = pool.submit(self._work(pending[0][0]).run, [job.path for job in pending[0]])
                 except BrokenProcessPool:  # a worker died since the last results came in
                     self.suspects.extend(job for batch in pending for job in batch)
                     pending.clear()
@@ -185,9 +208,7 @@ class Dispatcher:
             self.suspects.extend(batch)
         self.in_flight.clear()
         self.isolating = None
-        if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = None
+        self.keeper.discard()
         if self.suspects:
             log.warning(
                 "a worker process died; re-running %d job(s) one at a time to find the cause",
@@ -199,9 +220,9 @@ class Dispatcher:
         (or until ``hurry`` is set), and put the rest back in the queue. Returns how many
         finished and how many were requeued."""
         finished, unfinished = 0, [*self.suspects, *self.unrecorded]
-        deadline = time.monotonic() + timeout
+        deadline = clock.monotonic() + timeout
         while self.in_flight:
-            left = max(0.0, deadline - time.monotonic())
+            left = max(0.0, deadline - clock.monotonic())
             # Short waits, so that a second Ctrl-C is honoured at once rather than after the timeout.
             done, _ = wait(self.in_flight, timeout=min(left, DRAIN_SLICE), return_when=FIRST_COMPLETED)
             count, broken = self._collect(done)
@@ -218,7 +239,4 @@ class Dispatcher:
         return finished, len(requeued)
 
     def close(self) -> None:
-        if self.pool is not None:
-            # Workers still busy on released jobs are ended, not waited for.
-            end_pool(self.pool)
-            self.pool = None
+        self.keeper.close()

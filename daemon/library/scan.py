@@ -25,10 +25,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from shadowlens.daemon.analysis.pipeline import analysis_signature
 from shadowlens.daemon.analysis.plugins import build_detectors, discover
 from shadowlens.daemon.analysis.pool import InlinePool, start_pool
 from shadowlens.daemon.analysis.results import AnalysisResult
+from shadowlens.daemon.analysis.signature import analysis_signature
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.queue import Claimed, JobQueue, Scope
 from shadowlens.daemon.index.reads.queries import signature_source

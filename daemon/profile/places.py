@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 from numpy.typing import NDArray
+from shadowlens.daemon.profile import apart
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.place_days import DayEvidence, PlaceRules, day_evidence, judge
 
@@ -138,7 +139,8 @@ def cluster_places(
     if not located:
         return []
     lat, lon = _radians(located)
-    labels = _dbscan(lat, lon, eps_m, min_photos)
+    # In a child process in the daemon: scikit-learn must not stay in its memory (apart.py).
+    labels = apart.run(_dbscan, lat, lon, eps_m, min_photos)
     clustered = np.flatnonzero(labels >= 0)
     if clustered.size == 0:
         return []

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import NamedTuple
 
 from shadowlens.daemon.profile.facts import PhotoFacts
@@ -63,12 +64,34 @@ class Visited:
 def country_name(code: str) -> str:
     """ "Italy" for "IT"; the code itself when the name is unknown."""
     try:
-        from phonenumbers import geocoder  # its locale table names every ISO country
-
-        name = geocoder._region_display_name(code.upper(), "en")
+        name = _country_names().get(code.upper())
     except Exception:  # a phonenumbers without that table: the code still says where
         return code
-    return name if isinstance(name, str) and name else code
+    return name or code
+
+
+@functools.cache
+def _country_names() -> dict[str, str]:
+    """Every ISO country's English name, from phonenumbers' locale table, as its geocoder reads
+    it ("*xx": the name in language xx). That one file only: importing ``geocoder`` would load
+    its per-prefix tables too, 100 MB that the daemon would then keep for good."""
+    import importlib.util
+
+    import phonenumbers
+
+    path = Path(phonenumbers.__file__).parent / "geodata" / "locale.py"
+    spec = importlib.util.spec_from_file_location("phonenumbers.geodata.locale", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    names = {}
+    for code, by_language in module.LOCALE_DATA.items():
+        name = by_language.get("en", "")
+        if name.startswith("*"):
+            name = by_language.get(name[1:], "")
+        if name:
+            names[code] = str(name)
+    return names
 
 
 def visited(photos: Sequence[PhotoFacts], by_city: bool) -> list[Visited]:

@@ -25,8 +25,10 @@ from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.profile_writes import PROFILE_KEY, persons_generation
 from shadowlens.daemon.index.schema import Alert, DaemonState, Face, Person, Photo
 from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.profile import apart
 from shadowlens.daemon.profile.builder import PersonRecord, build_profile
 from shadowlens.daemon.profile.exposure import ExposureContext, Reason, score
+from shadowlens.daemon.profile.face_matrix import load_matrices
 from shadowlens.daemon.profile.facts import PhotoFacts
 from shadowlens.daemon.profile.load import load_facts
 from shadowlens.daemon.profile.people import (
@@ -66,26 +68,14 @@ class ProfileUpdater:
 
     def load(self) -> None:
         """Reads every embedding into memory, and the context from the stored profile."""
-        self.matrices = {}
+        self.matrices = {}  # the old matrices go before the new ones are read
         with self.store.transaction() as session:
             # In the transaction that reads the faces: a decision committed after it bumps the
             # generation past this one, so the next sync() reloads.
             generation = persons_generation(session)
-            rows = session.execute(
-                select(Face.id, Face.engine, Face.dim, Face.embedding, Face.person_id)
-            ).all()
+            # Straight into one preallocated matrix per engine, no Python object per face kept.
+            self.matrices = load_matrices(session)
             snapshot = session.get(DaemonState, PROFILE_KEY)
-        by_engine: dict[str, list[Any]] = {}
-        for row in rows:
-            by_engine.setdefault(row.engine, []).append(row)
-        for engine, group in by_engine.items():
-            matrix = FaceMatrix(engine, group[0].dim)
-            matrix.add(
-                np.array([r.id for r in group], dtype=np.int64),
-                np.stack([np.frombuffer(r.embedding, dtype=np.float32) for r in group]),
-                np.array([r.person_id if r.person_id is not None else -1 for r in group], dtype=np.int64),
-            )
-            self.matrices[engine] = matrix
         self.context = ExposureContext.from_profile(snapshot.value if snapshot else None)
         self._loaded, self._generation = True, generation
 
@@ -213,7 +203,8 @@ class ProfileUpdater:
             face_ids, vectors, old = matrix.snapshot()
             if len(face_ids) == 0:
                 continue
-            labels = recluster(vectors, default_params(engine))
+            # In a child process in the daemon: SciPy and FAISS must not stay in its memory.
+            labels = apart.run(recluster, vectors, default_params(engine))
             keep = carry_over(old, labels)
             with self.store.transaction() as session:
                 next_id = (session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1)) or 0) + 1

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TextIO
 
-from shadowlens.daemon.analysis.detector import Detector
+from shadowlens.daemon.analysis.signature import Versioned
 from shadowlens.daemon.analysis.states import DetectorState, describe
 
 log = logging.getLogger("shadowlens.watch")
@@ -38,8 +38,9 @@ def show_without_verbose(stream: TextIO) -> None:
     log.addHandler(handler)
 
 
-def detector_states(detectors: Iterable[Detector]) -> list[DetectorState]:
-    """Each enabled detector's state in the words ``doctor`` and the TUI use."""
+def detector_states(detectors: Iterable[Versioned]) -> list[DetectorState]:
+    """Each enabled detector's state in the words ``doctor`` and the TUI use (from its version:
+    a built detector, or a worker's description of one)."""
     return [describe(detector.name, detector.version) for detector in detectors]
 
 

@@ -4,6 +4,10 @@ Start-up puts jobs a crash left running back in the queue, reconciles the folder
 index, then watches. It runs until SIGTERM/SIGINT (Ctrl-C), when in-flight photos get a few
 seconds to finish and the rest are queued again for the next start; a second signal stops
 without waiting.
+
+The daemon never builds a detector or loads a model: its workers do, and say which they built
+(the analysis signature). They stop after ``watch.pool_idle_seconds`` without a job and start
+again with the next one (``library/pool_keeper.py``), so an idle daemon is one small process.
 """
 
 from __future__ import annotations
@@ -23,20 +27,22 @@ from typing import TextIO
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from shadowlens.daemon import clock
-from shadowlens.daemon.analysis.pipeline import analysis_signature
-from shadowlens.daemon.analysis.plugins import build_detectors, discover
-from shadowlens.daemon.analysis.pool import start_pool
+from shadowlens.daemon.analysis.plugins import discover
+from shadowlens.daemon.analysis.pool import launch_pool
 from shadowlens.daemon.analysis.results import AnalysisResult
+from shadowlens.daemon.analysis.signature import DetectorVersion, analysis_signature
+from shadowlens.daemon.analysis.states import DetectorState
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.queue import Claimed, JobQueue
 from shadowlens.daemon.index.reads.queries import signature_source
-from shadowlens.daemon.index.schema import JobReason, JobState
+from shadowlens.daemon.index.schema import Job, JobReason, JobState
 from shadowlens.daemon.index.state import DaemonLock, is_paused
 from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.library.changes import current_stat, plan, unchanged
 from shadowlens.daemon.library.dispatcher import Dispatcher
 from shadowlens.daemon.library.regions import with_library_regions
 from shadowlens.daemon.library.walk import looks_like_photo
+from shadowlens.daemon.profile import apart
 from shadowlens.daemon.scrub.job import safe_copy_work
 from shadowlens.daemon.scrub.twin import SafeCopies
 from shadowlens.daemon.service.announce import detector_states, say, start_lines
@@ -45,6 +51,7 @@ from shadowlens.daemon.service.power import on_battery
 from shadowlens.daemon.service.schedule import ProfileJobs
 from shadowlens.daemon.service.sdnotify import Notifier
 from shadowlens.daemon.service.watcher import FolderWatcher, Settler
+from sqlalchemy import select
 
 log = logging.getLogger(__name__)
 TICK = 0.25
@@ -78,17 +85,19 @@ class Daemon:
         self.lock = DaemonLock(state_dir)
         self.notifier = Notifier()
         self.settler = Settler(config.watch.settle_seconds)
-        detectors = build_detectors(config)
-        self.signature = analysis_signature(detectors)
-        self.detector_states = detector_states(detectors)
+        # Both come from the pool's workers when they start (``_pool_started``), before the first walk.
+        self.signature = ""
+        self.detector_states: list[DetectorState] = []
         self.safe_copies = SafeCopies(config)
         self.dispatcher = Dispatcher(
             self.queue,
-            functools.partial(start_pool, config, signature_source(index_path), self.workers),
+            functools.partial(launch_pool, config, signature_source(index_path), self.workers),
             self.workers,
             on_finished=self._finished,
             # Always: copies queued before a twin folder was removed from the config end as no-ops.
             safe_copies=safe_copy_work(self.queue, index_path),
+            idle_seconds=config.watch.pool_idle_seconds,
+            on_started=self._pool_started,
         )
         self.stop_event = threading.Event()
         # Set by a second stop signal: photos in progress are requeued without waiting for them.
@@ -98,16 +107,33 @@ class Daemon:
         # Set when work arrives, so an idle loop starts it at once rather than at its next tick.
         self.wake = threading.Event()
         self.reconcile_event = threading.Event()
+        self.recheck: set[str] = set()  # see ``settled``
         self.done_times: deque[float] = deque(maxlen=200)
         self.last_photo: str | None = None
         self.paused = False
         self.watch_modes: dict[str, str] = {}
         self.profile = ProfileJobs(self.store, config)
 
+    def _pool_started(self, detectors: list[DetectorVersion], seconds: float) -> None:
+        log.info("worker processes started in %.1f s", seconds)
+        signature = analysis_signature(detectors)
+        if self.signature and signature != self.signature:
+            # A model fetched or removed while the pool was stopped: the workers store the new
+            # signature, so a walk now re-analyses what the old detectors did.
+            log.warning("the detectors changed (%s); photos they analysed are queued again", signature)
+            self.reconcile_event.set()
+        self.signature = signature
+        self.detector_states = detector_states(detectors)
+
     # -- WatchSink: called from observer threads ---------------------------------------------
 
     def settled(self, paths: Sequence[str], reason: str) -> None:
         wanted = [p for p in paths if looks_like_photo(p) and not self._unchanged(p)]
+        # A walk and the watcher often both see one arrival. A file a worker is reading now is
+        # looked at again when its job ends (``_finished``), and queued only if it changed since.
+        running = self._running() if wanted else set()
+        self.recheck.update(p for p in wanted if p in running)
+        wanted = [p for p in wanted if p not in running]
         if wanted:
             self.queue.enqueue(wanted, JobReason(reason))
             self.wake.set()
@@ -144,6 +170,12 @@ class Daemon:
     def _unchanged(self, path: str) -> bool:
         return unchanged(self.store.file_state(path), current_stat(path), self.signature)
 
+    def _running(self) -> set[str]:
+        """The files this daemon's workers have now (a few per worker)."""
+        with self.store.reading() as session:
+            mine = (Job.state == JobState.RUNNING) & (Job.worker == self.queue.owner)
+            return set(session.scalars(select(Job.path).where(mine)))
+
     def reconcile(self, initial: bool = False) -> None:
         """Walk the folders: queue what is new or changed, forget what is gone."""
         # Jobs of a scan that died since are nobody's: back to the queue with them.
@@ -176,6 +208,9 @@ class Daemon:
             if error:  # the worker died or failed; a verification's verdict is logged by its record
                 log.warning("no safe copy of %s: %s (%s)", job.path, error, state)
             return
+        if job.path in self.recheck:
+            self.recheck.discard(job.path)
+            self.settled([job.path], JobReason.NEW)  # queued again if it differs from what was read
         result = outcome if isinstance(outcome, AnalysisResult) else None
         if state == JobState.DONE:
             self.done_times.append(time.monotonic())
@@ -258,6 +293,11 @@ class Daemon:
         return 0
 
     def _start(self, watcher: FolderWatcher, scheduler: BackgroundScheduler) -> None:
+        # The profile's clustering libraries run in child processes from now on.
+        apart.keep_heavy_libraries_out()
+        # Started now, for the detectors it runs: the walk below compares every file with them.
+        # With nothing to do, it stops again after pool_idle_seconds.
+        self.dispatcher.start_now()
         recovered = self.queue.recover()
         if recovered:
             log.info("%d photo(s) interrupted by the last shutdown are queued again", recovered)
@@ -303,6 +343,8 @@ class Daemon:
             due = self.settler.due()
             if due:
                 self.settled(due, JobReason.NEW)
-            if self.dispatcher.pump(TICK, accept_new=not self.paused) == 0 and not self.dispatcher.busy:
+            finished = self.dispatcher.pump(TICK, accept_new=not self.paused)
+            # While the pool starts, pump itself waited for it.
+            if finished == 0 and not self.dispatcher.busy and not self.dispatcher.starting:
                 self.wake.wait(TICK)
                 self.wake.clear()

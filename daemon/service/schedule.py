@@ -16,6 +16,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from shadowlens.daemon import clock
 from shadowlens.daemon.alerts.batching import Notification
 from shadowlens.daemon.alerts.delivery import AlertDelivery
+from shadowlens.daemon.analysis.pool import trim_heap
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.schema import Alert, DaemonState, Photo
@@ -84,6 +85,9 @@ class ProfileJobs:
         if self.refresh_due.is_set():
             self.refresh_due.clear()
             self._guard("profile refresh", self._refresh)
+            # A rebuild reads every photo's facts; the daemon may then idle for hours, so the
+            # freed heap goes back to the system rather than stay in its RSS.
+            trim_heap()
         if self.digest_due.is_set():
             self.digest_due.clear()
             self._guard("weekly digest", self.digest)
