@@ -15,25 +15,33 @@ Rows:
   are removed again after each, so every photo meets the same matrix. Goal: < 100 ms.
 * ``profile.faces.recluster_s``: one full ``recluster`` of all faces (faiss path), checked
   against the persons the faces were made from.
+* ``profile.faces.load_300k_s``: the same faces in an index, read into memory at daemon start
+  (``ProfileUpdater.load()``) in a new interpreter, median of 3 (``people_load``). Goal: < 3 s.
+* ``profile.faces.load_300k_mb``: the RSS that load adds. Goal: at most 1.5 x the float32
+  vectors (the vectors themselves are the floor). Both rows also give, in the notes, the same
+  load through ``face_matrix.load_matrices`` alone.
 
 ``--quick``: 30,000 faces (300 persons, still above the exact-search limit), 10 photos.
 """
 
 from __future__ import annotations
 
+import os
 import time
 import tracemalloc
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from harness import Context, Measurement, median, row, spread
+from harness import Context, Measurement, goal_note, median, over_goal, row, spread
 
 ENGINE, DIM = "dlib-resnet-128", 128
 FACES_EACH, SINGLETON_SHARE = 90, 0.1
 WITHIN, BETWEEN = 0.04, 0.16  # typical cosine distances: one person, two persons
 LOAD_CHUNK = 10_000
 GOAL_MS = 100.0
+LOAD_GOAL_S, LOAD_GOAL_VECTORS = 3.0, 1.5  # seconds; RSS added, as a multiple of the vectors
+LOADS = 3
 
 
 @dataclass
@@ -163,3 +171,74 @@ def recluster_s(ctx: Context) -> Measurement:
     failed = None if ari >= 0.99 else f"ARI {ari:.4f} < 0.99 against the persons the faces came from"
     extra = {"ari": ari, "persons": clusters, "noise": noise}
     return Measurement(seconds, notes, extra=extra, check_failed=failed)
+
+
+@dataclass
+class Loads:
+    daemon: list[dict[str, Any]]  # ProfileUpdater.load()
+    direct: list[dict[str, Any]]  # face_matrix.load_matrices alone
+    vectors_mb: float
+    faces: int
+
+
+def _loads(ctx: Context) -> Loads:
+    def measure() -> Loads:
+        from people_load import build_index, load_in_child
+
+        library = _library(ctx)
+        index = build_index(
+            ctx.tempdir("people-index") / "index.db", library.vectors, library.persons, ENGINE
+        )
+        home = ctx.tempdir("people-load-home")
+        runs = {
+            loader: [load_in_child(loader, index, home) for _ in range(LOADS)]
+            for loader in ("daemon", "direct")
+        }
+        return Loads(runs["daemon"], runs["direct"], library.vectors.nbytes / 2**20, len(library.vectors))
+
+    return ctx.memo("people.loads", measure)
+
+
+def _median(runs: list[dict[str, Any]], key: str) -> float:
+    return median(r[key] for r in runs)
+
+
+def _wrong_count(loads: Loads) -> str | None:
+    counts = {r["faces"] for r in loads.daemon + loads.direct}
+    return None if counts == {loads.faces} else f"loaded {sorted(counts)} faces, not {loads.faces:,}"
+
+
+@row("profile.faces.load_300k_s", unit="s")
+def load_300k_s(ctx: Context) -> Measurement:
+    library, loads = _library(ctx), _loads(ctx)
+    value = _median(loads.daemon, "s")
+    notes = (
+        f"{library.described}, from an index, in a new interpreter: ProfileUpdater.load(), "
+        f"{goal_note(value, LOAD_GOAL_S, 's')}; s {spread([r['s'] for r in loads.daemon])}, CPU s "
+        f"{spread([r['cpu_s'] for r in loads.daemon])} (the difference is waiting: a busy machine); "
+        f"load_matrices alone {_median(loads.direct, 's'):.2f} s, CPU {_median(loads.direct, 'cpu_s'):.2f} s; "
+        f"load avg {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
+    failed = _wrong_count(loads) or over_goal(value, LOAD_GOAL_S, "s", digits=2)
+    return Measurement(
+        value, notes, extra={"daemon": loads.daemon, "direct": loads.direct}, check_failed=failed
+    )
+
+
+@row("profile.faces.load_300k_mb", unit="MB")
+def load_300k_mb(ctx: Context) -> Measurement:
+    library, loads = _library(ctx), _loads(ctx)
+    value, goal = _median(loads.daemon, "rss_added_mb"), LOAD_GOAL_VECTORS * loads.vectors_mb
+    notes = (
+        f"{library.described}: RSS added by ProfileUpdater.load() in a new interpreter, goal <= "
+        f"{LOAD_GOAL_VECTORS} x the float32 vectors ({loads.vectors_mb:.0f} MB) = {goal:.0f} MB "
+        f"({'met' if value <= goal else 'MISSED'}); peak added {_median(loads.daemon, 'peak_added_mb'):.0f} MB; "
+        f"load_matrices alone adds {_median(loads.direct, 'rss_added_mb'):.0f} MB "
+        f"(peak {_median(loads.direct, 'peak_added_mb'):.0f} MB)"
+    )
+    failed = _wrong_count(loads) or (
+        None
+        if value <= goal
+        else f"RSS added {value:.0f} MB > {LOAD_GOAL_VECTORS} x the vectors ({goal:.0f} MB)"
+    )
+    return Measurement(value, notes, extra={"vectors_mb": loads.vectors_mb}, check_failed=failed)

@@ -21,6 +21,8 @@ from numpy.typing import NDArray
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.schema import Face, FindingRow, Photo
 from shadowlens.daemon.index.writer import Store
+from shadowlens.daemon.profile import face_matrix
+from shadowlens.daemon.profile.face_matrix import load_matrices
 from shadowlens.daemon.profile.updater import ProfileUpdater
 from shadowlens.tui.library import Library
 
@@ -140,7 +142,7 @@ def _unit(rows: NDArray[np.float64]) -> NDArray[np.float32]:
     return scaled
 
 
-def _add_photo(store: Store, n: int, vector: NDArray[np.float32]) -> tuple[int, int]:
+def _add_photo(store: Store, n: int, vector: NDArray[np.float32], engine: str = ENGINE) -> tuple[int, int]:
     """A photo with one embedded, unassigned face, as the writer stores it; (photo id, face id)."""
     with store.transaction() as session:
         photo = Photo(sha256=f"{n:064x}", size=1, status="indexed", signature="test")
@@ -159,7 +161,11 @@ def _add_photo(store: Store, n: int, vector: NDArray[np.float32]) -> tuple[int, 
         session.add(finding)
         session.flush()
         face = Face(
-            photo_id=photo.id, finding_id=finding.id, engine=ENGINE, dim=DIM, embedding=vector.tobytes()
+            photo_id=photo.id,
+            finding_id=finding.id,
+            engine=engine,
+            dim=len(vector),
+            embedding=vector.tobytes(),
         )
         session.add(face)
         session.flush()
@@ -226,3 +232,55 @@ def test_the_updater_reads_its_matrix_again_only_after_a_decision(tmp_path: Path
     finally:
         tui.close()
         daemon_store.close()
+
+
+# -- reading the matrices ---------------------------------------------------------------------------
+
+
+def test_the_matrices_hold_every_face_of_each_engine_with_its_person(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read in chunks into one matrix per engine, allocated once."""
+    monkeypatch.setattr(face_matrix, "CHUNK", 4)  # several chunks, and a short last one
+    store = Store.open(tmp_path / "index.sqlite3")
+    try:
+        rng = np.random.default_rng(3)
+        dlib = _unit(rng.standard_normal((11, DIM)))
+        arcface = _unit(rng.standard_normal((2, 512)))
+        ids: dict[str, list[int]] = {ENGINE: [], "arcface-r100": []}
+        for n, vector in enumerate(dlib):
+            ids[ENGINE].append(_add_photo(store, n, vector)[1])
+        for n, vector in enumerate(arcface, 100):
+            ids["arcface-r100"].append(_add_photo(store, n, vector, "arcface-r100")[1])
+        with store.transaction() as session:
+            session.get(Face, ids[ENGINE][2]).person_id = 7  # type: ignore[union-attr]
+        with store.transaction() as session:
+            matrices = load_matrices(session)
+    finally:
+        store.close()
+
+    assert set(matrices) == {ENGINE, "arcface-r100"}
+    for engine, vectors in ((ENGINE, dlib), ("arcface-r100", arcface)):
+        matrix = matrices[engine]
+        face_ids, held, persons = matrix.snapshot()
+        assert matrix.dim == vectors.shape[1] and face_ids.tolist() == ids[engine]
+        np.testing.assert_array_equal(held, vectors)
+        room = len(vectors) + int(len(vectors) * face_matrix.HEADROOM)
+        assert len(matrix._ids) == room, "allocated once, at the final size and some headroom"
+        expected = [7 if face == ids[ENGINE][2] else -1 for face in face_ids.tolist()]
+        assert persons.tolist() == expected
+    # Loaded matrices serve the incremental path as before: a twin of a face finds it.
+    found, _ = matrices[ENGINE].within(dlib[5], 0.01)
+    assert found.tolist() == [ids[ENGINE][5]]
+
+
+def test_a_stored_embedding_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "index.sqlite3")
+    try:
+        _, face_id = _add_photo(store, 1, _unit(np.ones((1, DIM)))[0])
+        with store.transaction() as session:
+            session.get(Face, face_id).embedding = b"\0" * 12  # type: ignore[union-attr]
+        with store.transaction() as session, pytest.raises(ValueError, match="not 128 float32"):
+            load_matrices(session)
+    finally:
+        store.close()

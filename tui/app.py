@@ -8,11 +8,14 @@ daemon has written, so counts and lists stay live without re-querying on every t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import suppress
+from importlib import import_module
 from pathlib import Path
 from typing import ClassVar
 
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.library import Library
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -29,24 +32,38 @@ SCREENS_BY_KEY = (
 )
 
 
-def _modes() -> dict[str, type[LibraryScreen]]:
-    from shadowlens.tui.screens.alerts import AlertsScreen
-    from shadowlens.tui.screens.brands import BrandsScreen
-    from shadowlens.tui.screens.people import PeopleScreen
-    from shadowlens.tui.screens.photos import PhotosScreen
-    from shadowlens.tui.screens.places import PlacesScreen
-    from shadowlens.tui.screens.profile import ProfileScreen
-    from shadowlens.tui.screens.status import StatusScreen
+# Where each mode's screen lives. A screen's module is imported when its mode is first shown:
+# the start screen should not wait for the others (the people screen alone pulls in Pillow).
+MODE_SCREENS = {
+    "profile": ("profile", "ProfileScreen"),
+    "photos": ("photos", "PhotosScreen"),
+    "people": ("people", "PeopleScreen"),
+    "places": ("places", "PlacesScreen"),
+    "brands": ("brands", "BrandsScreen"),
+    "alerts": ("alerts", "AlertsScreen"),
+    "status": ("status", "StatusScreen"),
+}
 
-    return {
-        "profile": ProfileScreen,
-        "photos": PhotosScreen,
-        "people": PeopleScreen,
-        "places": PlacesScreen,
-        "brands": BrandsScreen,
-        "alerts": AlertsScreen,
-        "status": StatusScreen,
-    }
+
+def screen_class(mode: str) -> type[LibraryScreen]:
+    module, name = MODE_SCREENS[mode]
+    screen: type[LibraryScreen] = getattr(import_module(f"shadowlens.tui.screens.{module}"), name)
+    return screen
+
+
+def _make(mode: str) -> Callable[[], LibraryScreen]:
+    return lambda: screen_class(mode)()
+
+
+# Imported in a thread once the first screen shows its data, while the user reads it: the other
+# screens and the index reads they share (SQLAlchemy, ~0.5 s) are then ready when asked for.
+WARM_UP = (
+    "shadowlens.daemon.index.reads.queries",
+    "shadowlens.daemon.index.reads.browse",
+    "shadowlens.daemon.index.reads.people",
+    "shadowlens.daemon.index.reads.status",
+    *(f"shadowlens.tui.screens.{module}" for module, _name in MODE_SCREENS.values()),
+)
 
 
 class ShadowlensApp(App[None]):
@@ -67,13 +84,14 @@ class ShadowlensApp(App[None]):
         self.start, self.start_photo = start, photo
         self.initial_theme = theme
         self._version: int | None = None
+        self._warmed = False
 
     def on_mount(self) -> None:
         # Taken before the first screen loads, so a write during that load is not missed.
         self._version = self.library.data_version()
         self.theme = self.initial_theme
-        for name, screen in _modes().items():
-            self.add_mode(name, screen)
+        for name in MODE_SCREENS:
+            self.add_mode(name, _make(name))
         if not self.library.exists():
             from shadowlens.tui.screens.first_run import FirstRunScreen
 
@@ -83,6 +101,18 @@ class ShadowlensApp(App[None]):
             if self.start_photo:
                 self.open_photo(self.start_photo)
         self.set_interval(POLL_SECONDS, self.check_for_changes)
+
+    def on_library_screen_first_load(self) -> None:
+        if not self._warmed:
+            self._warmed = True
+            self._warm_up()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        # A module that fails to import fails again, with its message, where a screen needs it.
+        for name in WARM_UP:
+            with suppress(Exception):
+                import_module(name)
 
     def check_for_changes(self) -> None:
         version = self.library.data_version()

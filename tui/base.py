@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.screen import Screen
 
 if TYPE_CHECKING:
@@ -18,6 +19,9 @@ class LibraryScreen(Screen[None]):
     """Subclasses implement ``fetch`` (worker thread, may block on SQL) and ``show`` (UI thread)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "reload", "Reload", show=False)]
+
+    class FirstLoad(Message):
+        """The screen shows its data for the first time (the app then loads what others need)."""
 
     @property
     def library(self) -> Library:
@@ -50,7 +54,9 @@ class LibraryScreen(Screen[None]):
     def _show(self, data: Any) -> None:
         if self.is_attached:
             self.show(data)
-            self.loaded = True
+            if not self.loaded:
+                self.loaded = True
+                self.post_message(self.FirstLoad())
 
     loaded = False
 

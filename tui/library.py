@@ -1,27 +1,60 @@
 """The TUI's window on the index: reads through ``index.reads``, decisions through Store.
 
-Nothing here runs a detector, touches the watcher or writes SQL of its own. Reads are short and
-happen in Textual workers; each user decision (a name, a merge, a safe mark, an alert state) is
-one short transaction through ``Store.profile``, the same path the daemon writes by.
+Nothing here runs a detector or touches the watcher, and the only SQL of its own is the read of
+the stored profile (see ``stored_profile``). Reads are short and happen in Textual workers; each
+user decision (a name, a merge, a safe mark, an alert state) is one short transaction through
+``Store.profile``, the same path the daemon writes by. The index modules are imported on first
+use: with SQLAlchemy they take ~0.5 s to import, which the start screen need not wait for.
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shadowlens.daemon.config import AlertSettings
-from shadowlens.daemon.index.reads import browse, people, status
-from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
 from shadowlens.daemon.index.reads.changes import DataVersion
-from shadowlens.daemon.index.reads.queries import Reader
-from shadowlens.daemon.index.writer import Store
+
+if TYPE_CHECKING:
+    from shadowlens.daemon.index.reads.browse import PhotoFilter, PhotoRow
+    from shadowlens.daemon.index.reads.queries import Reader
+    from shadowlens.daemon.index.writer import Store
 
 # [alerts] threshold when no config is given (tests, benchmarks): the config's own default.
 DEFAULT_THRESHOLD = AlertSettings().threshold
+# daemon_state's key of the stored profile: profile_writes.PROFILE_KEY, which imports the ORM
+# (tests/test_cli_imports.py checks that both reads agree).
+PROFILE_KEY = "profile"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def stored_profile(index_path: Path) -> dict[str, Any] | None:
+    """The stored profile, as ``Reader.profile()`` reads it, with the sqlite3 module alone: the
+    start screen shows nothing else, so the first paint does not wait for SQLAlchemy."""
+    connection = sqlite3.connect(f"file:{index_path}?mode=ro", uri=True)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        row = connection.execute("SELECT value FROM daemon_state WHERE key = ?", (PROFILE_KEY,)).fetchone()
+    finally:
+        connection.close()
+    if not row or row[0] is None:
+        return None
+    # A large library's profile is tens of MB of JSON: millions of new lists and dicts, which the
+    # cycle collector would walk again and again while they are made (a third of the parse).
+    # Parsed JSON holds no cycles, so nothing is lost by pausing it.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        value = json.loads(row[0])
+    finally:
+        if enabled:
+            gc.enable()
+    return dict(value) if isinstance(value, dict) else None
 
 
 def default_safe_copies_dir() -> Path:
@@ -50,6 +83,8 @@ class Library:
     @property
     def reader(self) -> Reader:
         if self._reader is None:
+            from shadowlens.daemon.index.reads.queries import Reader
+
             self._reader = Reader.open(self.index_path)
         return self._reader
 
@@ -57,6 +92,8 @@ class Library:
     def store(self) -> Store:
         """Opened on the first decision only: browsing never needs the writer."""
         if self._store is None:
+            from shadowlens.daemon.index.writer import Store
+
             self._store = Store.open(self.index_path)
         return self._store
 
@@ -77,7 +114,7 @@ class Library:
         MB of JSON, and every screen asks for it."""
         version = self.data_version()
         if self._profile is None or self._profile[0] != version:
-            self._profile = (version, self.reader.profile())
+            self._profile = (version, stored_profile(self.index_path))
         return self._profile[1]
 
     def photos(
@@ -88,9 +125,13 @@ class Library:
         limit: int = 200,
         offset: int = 0,
     ) -> list[PhotoRow]:
+        from shadowlens.daemon.index.reads import browse
+
         return browse.photo_page(self.reader.engine, filters, sort, descending, limit, offset)
 
     def photo_count(self, filters: PhotoFilter) -> int:
+        from shadowlens.daemon.index.reads import browse
+
         return browse.photo_count(self.reader.engine, filters)
 
     def photo(self, path: str) -> dict[str, Any] | None:
@@ -100,18 +141,28 @@ class Library:
         return self.reader.persons()
 
     def child_marks(self) -> dict[int, bool | None]:
+        from shadowlens.daemon.index.reads import people
+
         return people.child_marks(self.reader.engine)
 
     def possible_children(self) -> frozenset[int]:
+        from shadowlens.daemon.index.reads import people
+
         return people.possible_children(self.reader.engine)
 
     def person_faces(self, person_id: int, limit: int = 60) -> list[dict[str, Any]]:
+        from shadowlens.daemon.index.reads import browse
+
         return browse.person_faces(self.reader.engine, person_id, limit)
 
     def photos_by_id(self, photo_ids: list[int]) -> list[PhotoRow]:
+        from shadowlens.daemon.index.reads import browse
+
         return browse.photos_by_id(self.reader.engine, photo_ids)
 
     def photos_near(self, lat: float, lon: float, radius_m: float) -> list[PhotoRow]:
+        from shadowlens.daemon.index.reads import browse
+
         return browse.photos_near(self.reader.engine, lat, lon, radius_m)
 
     def alerts(self, include_all: bool = False) -> list[dict[str, Any]]:
@@ -119,9 +170,13 @@ class Library:
 
     def detector_versions(self) -> dict[str, str]:
         """Each detector's version (with its models) as of the newest analysed photo."""
+        from shadowlens.daemon.index.reads import status
+
         return status.detector_versions(self.reader.engine)
 
     def status(self) -> dict[str, Any]:
+        from shadowlens.daemon.index.reads import status
+
         return status.status_report(self.reader, self.state_dir, self.index_path)
 
     # -- decisions -----------------------------------------------------------------------------

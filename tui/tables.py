@@ -5,12 +5,14 @@ built from data (never parsed as markup)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from shadowlens.daemon.fsnames import shown
-from shadowlens.daemon.index.reads.browse import PhotoRow
 from textual.widgets import DataTable
+
+if TYPE_CHECKING:
+    from shadowlens.daemon.index.reads.browse import PhotoRow
 
 Columns = Sequence[tuple[str, str, int]]  # (key, label, width); width 0 takes what is left
 CELL_PADDING, SCROLLBAR, MIN_FLEX = 2, 2, 12

@@ -10,19 +10,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from shadowlens.daemon.analysis.plugins import detector_settings, discover
-from shadowlens.daemon.analysis.pool import WorkerStartError
-from shadowlens.daemon.clock import ClockError
-from shadowlens.daemon.config import Config, ConfigError, load_config
 from shadowlens.daemon.fsnames import shown
-from shadowlens.daemon.index.db import IndexError_
 from shadowlens.daemon.paths import AppPaths, app_paths, ensure_private_dir, ensure_private_file
+
+if TYPE_CHECKING:
+    from shadowlens.daemon.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_CONFIG = 2
+# The failures every command reports as one line: (module, class, prefix, exit status). Named,
+# not imported: the modules are heavy (pydantic, Alembic, the worker pool), and an exception
+# of a class whose module was never imported cannot have been raised.
+EXPECTED_FAILURES = (
+    ("shadowlens.daemon.config", "ConfigError", "config error: ", EXIT_CONFIG),
+    ("shadowlens.daemon.clock", "ClockError", "", EXIT_CONFIG),
+    ("shadowlens.daemon.index.db", "IndexError_", "index error: ", 1),
+    ("shadowlens.daemon.analysis.pool", "WorkerStartError", "", 1),
+)
 
 
 @dataclass
@@ -38,6 +45,9 @@ class AppContext:
     @property
     def config(self) -> Config:
         if self._config is None:
+            from shadowlens.daemon.analysis.plugins import detector_settings, discover
+            from shadowlens.daemon.config import load_config
+
             config = load_config(self.config_path)
             # Check every detector's section now, before anything touches the index.
             detector_settings(config, discover())
@@ -91,16 +101,22 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
-            fail(f"config error: {exc}", EXIT_CONFIG)
-        except ClockError as exc:
-            fail(str(exc), EXIT_CONFIG)
-        except IndexError_ as exc:
-            fail(f"index error: {exc}")
-        except WorkerStartError as exc:
-            fail(str(exc))
+        except Exception as exc:
+            expected = expected_failure(exc)
+            if expected is None:
+                raise
+            fail(*expected)
 
     return wrapper  # type: ignore[return-value]
+
+
+def expected_failure(exc: BaseException) -> tuple[str, int] | None:
+    """The one line and exit status for an expected failure, None for anything else."""
+    for module_name, class_name, prefix, code in EXPECTED_FAILURES:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return f"{prefix}{exc}", code
+    return None
 
 
 def setup_logging(verbose: int) -> None:

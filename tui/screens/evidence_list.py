@@ -6,10 +6,9 @@ the profile counted; enter on a photo opens it with the findings that made it co
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
-from shadowlens.daemon.index.reads.browse import PhotoRow
 from shadowlens.daemon.wording import backing
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.formats import plural
@@ -17,6 +16,9 @@ from shadowlens.tui.tables import PHOTO_COLUMNS, fixed_table, photo_rows, split_
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Footer, Header, Static
+
+if TYPE_CHECKING:
+    from shadowlens.daemon.index.reads.browse import PhotoRow
 
 
 class EvidenceListScreen(LibraryScreen):

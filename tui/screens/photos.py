@@ -110,7 +110,7 @@ class PhotosScreen(LibraryScreen):
         # Textual also runs LibraryScreen.on_mount (handlers run along the MRO): it starts the load.
         self._table.fit(self.app.size.width)
         self.watch(self._table, "scroll_y", self._on_scroll, init=False)
-        self._describe()
+        # Not described yet: "0 photos, sort exposure" over a table still loading would be wrong.
 
     def on_resize(self, event: events.Resize) -> None:
         self._table.fit(event.size.width)

@@ -11,7 +11,6 @@ from shadowlens.daemon.wording import agree, backing
 from shadowlens.tui.base import LibraryScreen
 from shadowlens.tui.charts import bar_lines, columns
 from shadowlens.tui.formats import plural, rate_per_week
-from shadowlens.tui.screens.evidence_list import EvidenceListScreen
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Header, OptionList, Sparkline, Static
@@ -121,6 +120,9 @@ class ProfileScreen(LibraryScreen):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         claim = self.claims.get(str(event.option.id))
         if claim is not None:
+            # Imported on first use, as every screen the start screen does not show at once.
+            from shadowlens.tui.screens.evidence_list import EvidenceListScreen
+
             self.app.push_screen(EvidenceListScreen(claim))
 
     def _show_mood(self, weekly: list[dict[str, Any]]) -> None:
