@@ -11,9 +11,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
+# face_recognition, the peer `make bench` measures the face stage against (bench/rows_faces.py),
+# is installed without its dependencies: it requires the `dlib` distribution, which pip would build
+# from source (minutes, and cmake), while shadowlens installs the same `dlib` module prebuilt, as
+# `dlib-bin`. Its other dependencies (Click, face_recognition_models, numpy, Pillow) are
+# shadowlens's own. (`pip check` reports the missing `dlib` distribution: expected.)
+FACE_RECOGNITION := face_recognition==1.3.0
+
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(FACE_RECOGNITION)
 	touch $@ $(VENV)/.installed
 
 # Watch the user's Pictures folder (or DIR=...) in the foreground: index what is there, then

@@ -19,7 +19,9 @@ Rows:
   as the search path; the notes list the roles chosen and each role's share of the stage time.
 * ``faces.peer.face_recognition.photos_per_s``, ``faces.vs_face_recognition.speedup``: HOG
   locations plus encodings on the same 1280 px arrays, against the default detector and embedder
-  (other roles off: the same work). Goal: >= 2x at equal or better recall.
+  (other roles off: the same work). Goal (issue #18): >= 3x at equal or better recall, in one run.
+  face_recognition is installed by `make test` and `make bench` (the Makefile, with ``--no-deps``:
+  it requires the ``dlib`` distribution, which dlib-bin replaces), so the row is not skipped.
 * ``faces.recall.<id>`` / ``faces.recall.face_recognition``: the 9 labelled photos (IoU >= 0.4).
 * ``faces.peer.insightface_faceanalysis.photos_per_s``, ``faces.vs_insightface.ratio``:
   ``FaceAnalysis`` (detection only, det_size 640) with the SCRFD file shadowlens uses.
@@ -58,7 +60,9 @@ DETECTOR_INPUT = {
     fs.YUNET: "YuNet runs on the whole 1280 px array",
     fs.HOG: "HOG shrinks to 1024 px, then upsamples once (2048 px)",
 }
-FR_MISSING = "face_recognition is not installed: pip install --no-deps face_recognition"
+FR_MISSING = (
+    "face_recognition is not installed: pip install --no-deps face_recognition==1.3.0 (see the Makefile)"
+)
 
 
 @dataclass
@@ -283,13 +287,17 @@ for _config in (*fs.DETECTORS, FR):
     _recall_rows(_config)
 
 
+# issue #18: the pair (default detector + embedder) at least 3x face_recognition's photos/s.
+GOAL = 3.0
+
+
 @row("faces.vs_face_recognition.speedup", unit="x", needs_corpus=True)
 def fr_speedup(ctx: Context) -> Measurement:
     runs, r = throughput(ctx), recalls(ctx)
     ratio = runs.rate(PAIR) / runs.rate(FR)
     per_rep = [f / p for f, p in zip(runs.seconds[FR], runs.seconds[PAIR], strict=True)]
     full = runs.rate(FULL) / runs.rate(FR)
-    verdict = "met" if ratio >= 2 else f"MISSED by {2 - ratio:.2f}x ({ratio / 2:.0%} of the goal)"
+    verdict = "met" if ratio >= GOAL else f"MISSED by {GOAL - ratio:.2f}x ({ratio / GOAL:.0%} of the goal)"
     differ = [
         f"{e.name} {a} vs {b}"
         for e, a, b in zip(runs.photos, runs.faces[PAIR], runs.faces[FR], strict=True)
@@ -298,7 +306,7 @@ def fr_speedup(ctx: Context) -> Measurement:
     notes = (
         f"shadowlens {'+'.join(str(m) for m in runs.roles[PAIR].values() if m)} "
         f"{runs.rate(PAIR):.2f} photos/s vs face_recognition {runs.rate(FR):.2f}, same decoded photos, "
-        f"interleaved; goal >= 2x at equal or better recall: {verdict}; per repetition {spread(per_rep)}; "
+        f"interleaved; goal >= {GOAL:g}x at equal or better recall: {verdict}; per repetition {spread(per_rep)}; "
         f"full stage (4 roles) {full:.2f}x; faces found {sum(runs.faces[PAIR])} vs {sum(runs.faces[FR])}"
         f"{' (' + ', '.join(differ) + ')' if differ else ''}; recall "
         f"{r.results[r.default_detector].value:.3f} vs {r.results[FR].value:.3f}"

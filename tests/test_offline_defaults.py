@@ -24,7 +24,7 @@ from tests.conftest import (
     corpus_or_skip,
 )
 
-DEFAULT_SET = ("nanodet-coco", "efficientnet-lite0-imagenet", "fer-mini-xception")
+DEFAULT_SET = ("nanodet-coco", "efficientnet-lite0-imagenet", "fer-mini-xception", "dlib-resnet-128-onnx")
 PHOTOS = (
     "dlib-faces/2008_002079.jpg",
     "exif-samples/exif-org/fujifilm-dx10.jpg",

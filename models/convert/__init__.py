@@ -28,6 +28,7 @@ CONVERTERS: dict[str, str] = {
     "tfjs_graph": "shadowlens.models.convert.tfjs:convert",
     "efficientnet_lite": "shadowlens.models.convert.efficientnet_lite:convert",
     "keras_h5": "shadowlens.models.convert.keras_h5:convert",
+    "dlib_resnet": "shadowlens.models.convert.dlib_resnet:convert",
 }
 OPSET = 17
 IR_VERSION = 8

@@ -20,11 +20,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.analysis.findings import CHILD_AGE
 from shadowlens.daemon.detectors.faces.types import Image, RawFace
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 AGE_CHIP_PX = 64  # the age model's input side
 # Below this a face is upsampled more than 2x into the chip. The corpus's 28-30 px faces got
@@ -91,6 +93,8 @@ def face_side(face: RawFace) -> float:
 def sharpness(image: Image, face: RawFace) -> float:
     """Variance of the Laplacian of the face box, grey, resized to the model's chip: the detail
     the model actually gets (a large soft face shrunk to 64 px is sharp enough)."""
+    import cv2
+
     height, width = image.shape[:2]
     x0, y0 = max(0, int(face.x)), max(0, int(face.y))
     x1, y1 = min(width, int(face.x + face.w)), min(height, int(face.y + face.h))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.detectors.faces.types import Image, RawFace
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 ARCFACE_TEMPLATE = np.array(
     [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
@@ -15,6 +17,8 @@ ARCFACE_TEMPLATE = np.array(
 
 def align(image: Image, face: RawFace, size: int = 112) -> Image:
     """The face warped onto the template; without landmarks, a centred square crop of the box."""
+    import cv2
+
     if face.landmarks is not None:
         template = ARCFACE_TEMPLATE * (size / 112.0)
         matrix, _ = cv2.estimateAffinePartial2D(face.landmarks.astype(np.float32), template, method=cv2.LMEDS)
@@ -25,6 +29,8 @@ def align(image: Image, face: RawFace, size: int = 112) -> Image:
 
 def crop_square(image: Image, face: RawFace, size: int, margin: float = 1.5) -> Image:
     """A square around the box centre, ``margin`` times its longer side, resized to ``size``."""
+    import cv2
+
     cx, cy = face.x + face.w / 2, face.y + face.h / 2
     half = max(face.w, face.h) * margin / 2
     scale = size / (2 * half)

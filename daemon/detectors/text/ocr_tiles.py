@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 Region = tuple[int, int, int, int]
 Boxes = NDArray[np.float32]
@@ -94,6 +96,8 @@ def print_regions(image: NDArray[np.uint8]) -> list[Region]:
     that cross PRINT_ROW_STEPS sharp edges (a row through a line of letters crosses stroke after
     stroke; sky, skin, a road or a lone edge do not), grown to take in a line's ends and
     neighbours, and merged. ``image`` is at the scale small print will be detected at."""
+    import cv2
+
     height, width = image.shape[:2]
     rows, cols = -(-height // PRINT_CELL), -(-(width - 1) // PRINT_CELL)
     if height < 2 or width < 2:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import Field, field_validator
@@ -34,6 +33,9 @@ from shadowlens.daemon.paths import app_paths
 from shadowlens.models.manifest import manifest_path
 from shadowlens.models.registry import ModelUnavailable, Registry
 from shadowlens.models.sessions import InferenceSession, LazyModel, onnx_session
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 ROLE = "labels"
 # The crop the model was evaluated with: shorter side to 256 px, the centre 224 x 224.
@@ -57,6 +59,8 @@ def centre_crop(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
 
     The source square that crop covers is cut first and only it is resized, so a panorama or a
     3-pixel strip costs no more than a square photo."""
+    import cv2
+
     height, width = rgb.shape[:2]
     covered = round(min(height, width) * CROP / RESIZE_SHORTER)
     box_w, box_h = max(1, min(width, covered)), max(1, min(height, covered))

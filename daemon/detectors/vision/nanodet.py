@@ -18,10 +18,12 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 from shadowlens.daemon.detectors.vision.yolo import BoxModel, Detection, in_image, letterbox
 from shadowlens.models.sessions import InferenceSession
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 # NanoDet's normalisation, in BGR order (its configs' ``normalize``).
 MEAN_BGR = (103.53, 116.28, 123.675)
@@ -58,6 +60,8 @@ def decode(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per stride (scores [cells, classes], bins [cells, 4(r+1)]) -> xywh boxes in input pixels,
     scores and classes of every cell whose best class reaches ``threshold``, after per-class NMS."""
+    import cv2
+
     boxes, scores, classes = [], [], []
     for stride, (cell_scores, bins) in sorted(heads.items()):
         grid = side // stride

@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from shadowlens.models.sessions import InferenceSession, LazyModel, onnx_session
+
+# OpenCV is imported in the functions that use it: the daemon imports this module only for its
+# detector's hooks (how findings count), and an idle daemon must not map OpenCV (25 MB).
 
 PAD_VALUE = 114
 
@@ -25,6 +27,8 @@ class Detection:
 
 def letterbox(image: np.ndarray, side: int) -> tuple[np.ndarray, float, tuple[int, int]]:
     """The image scaled to fit ``side`` x ``side``, centred and padded; returns the scale and offset."""
+    import cv2
+
     height, width = image.shape[:2]
     scale = min(side / width, side / height)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
@@ -68,6 +72,8 @@ def decode(
     offset: tuple[int, int],
     size: tuple[int, int],
 ) -> list[Detection]:
+    import cv2
+
     rows = np.asarray(output, dtype=np.float32).reshape(output.shape[-2], output.shape[-1]).T
     boxes, scores = rows[:, :4], rows[:, 4:]
     classes = scores.argmax(axis=1)
