@@ -122,6 +122,14 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     return result
 
 
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """An empty folder the daemon watches, as a phone's sync folder would be."""
+    path = tmp_path / "Phone"
+    path.mkdir()
+    return path
+
+
 @pytest.fixture(scope="session")
 def corpus_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the corpus, so tests may move and delete files."""

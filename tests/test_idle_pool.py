@@ -87,13 +87,6 @@ def wait_pool_stopped(proc: WatchProcess) -> None:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "Phone"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def daemon(env: Env, folder: Path) -> Iterator[WatchProcess]:
     env.write_config(CONFIG)
     proc = WatchProcess(env, folder)

@@ -15,13 +15,6 @@ from tests.daemon_helpers import WatchProcess, done_jobs, query, status_of, wait
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "Phone"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def daemon(env: Env, folder: Path) -> Iterator[WatchProcess]:
     env.write_config("[watch]\nsettle_seconds = 1.0\nforget_after_seconds = 1.0\n")
     proc = WatchProcess(env, folder, watchdog_usec=2_000_000)
