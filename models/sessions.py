@@ -161,12 +161,13 @@ def unload_idle(now: float | None = None) -> int:
     unloaded = sum(1 for model in models if model._unload_if_idle(moment))
     if unloaded:
         gc.collect()
-        _release_heap()
+        release_heap()
     return unloaded
 
 
-def _release_heap() -> None:
-    # glibc keeps freed arenas mapped; without malloc_trim an "unloaded" model still counts in RSS.
+def release_heap() -> None:
+    """Give the heap's free pages back to the system: glibc keeps freed arenas mapped, so without
+    malloc_trim an unloaded model, or a burst of recorded results, still counts in RSS."""
     name = ctypes.util.find_library("c")
     if not name:
         return

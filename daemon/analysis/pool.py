@@ -13,7 +13,6 @@ pipeline, the detectors or their libraries until a worker (or an ``InlinePool``)
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import gc
 import multiprocessing
@@ -237,12 +236,3 @@ def release_resource_tracker() -> bool:
         return False
     stop()
     return True
-
-
-def trim_heap() -> None:
-    """Give the heap's free pages back to the system. glibc keeps them mapped after a burst of
-    results has been recorded, and an idle daemon would go on counting them in its RSS."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl has no malloc_trim)
-        ctypes.CDLL(None).malloc_trim(0)

@@ -22,9 +22,9 @@ from shadowlens.daemon.analysis.pool import (
     WorkerStartError,
     end_pool,
     release_resource_tracker,
-    trim_heap,
 )
 from shadowlens.daemon.analysis.signature import DetectorVersion
+from shadowlens.models.sessions import release_heap
 
 log = logging.getLogger(__name__)
 # (what the started workers run, seconds they took to start)
@@ -102,7 +102,7 @@ class PoolKeeper:
         self.close()
         # The tracker is a process of its own (13 MB); with the workers gone nothing needs it.
         kept = "" if release_resource_tracker() else " (multiprocessing's resource tracker kept)"
-        trim_heap()
+        release_heap()
         log.info(
             "worker processes stopped after %.0f s without work%s; the next photo starts them", idle, kept
         )

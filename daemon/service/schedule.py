@@ -16,7 +16,6 @@ from apscheduler.schedulers.base import BaseScheduler
 from shadowlens.daemon import clock
 from shadowlens.daemon.alerts.batching import Notification
 from shadowlens.daemon.alerts.delivery import AlertDelivery
-from shadowlens.daemon.analysis.pool import trim_heap
 from shadowlens.daemon.analysis.results import AnalysisResult
 from shadowlens.daemon.config import Config
 from shadowlens.daemon.index.schema import Alert, DaemonState, Photo
@@ -24,6 +23,7 @@ from shadowlens.daemon.index.writer import Store
 from shadowlens.daemon.profile.stored import claims_of
 from shadowlens.daemon.profile.updater import ProfileUpdater
 from shadowlens.daemon.wording import backing, plural
+from shadowlens.models.sessions import release_heap
 from sqlalchemy import func, select
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class ProfileJobs:
             self._guard("profile refresh", self._refresh)
             # A rebuild reads every photo's facts; the daemon may then idle for hours, so the
             # freed heap goes back to the system rather than stay in its RSS.
-            trim_heap()
+            release_heap()
         if self.digest_due.is_set():
             self.digest_due.clear()
             self._guard("weekly digest", self.digest)
