@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from corpus import Corpus
+from proc_memory import TreeRss
 
 T = TypeVar("T")
 XDG_VARS = ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME")
@@ -133,27 +134,26 @@ class ChildRun:
     stdout: str
     stderr: str
     wall_seconds: float
-    # Peak RSS of the child or of any process it waited for (pool workers), whichever was largest.
+    # The largest of the tree's own peaks (VmHWM, sampled until each process ends): the child or
+    # one of its descendants (a pool worker), never a sum.
     max_rss_mb: float
-
-
-def _rss_mb(ru_maxrss: int) -> float:
-    # Linux reports KiB, macOS bytes.
-    return ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else ru_maxrss / 1024
+    # Each process's own peak, by role (main, worker, child), largest first.
+    peaks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 600.0) -> ChildRun:
     """Run a command and measure it alone.
 
-    ``getrusage(RUSAGE_CHILDREN)`` would fold in every child the harness ever reaped, so an
-    earlier, bigger process would mask this one; ``wait4`` gives this child's own usage.
+    Memory is each process's own peak from /proc (see proc_memory): ``getrusage`` and ``wait4``
+    would report at least the benchmark process's own size, carried across exec.
     """
     # Files, not pipes: a chatty child cannot fill a pipe and stall while we poll wait4.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
         try:
-            status, rusage = _wait4(proc, started + timeout)
+            with TreeRss(proc.pid, every=0.05) as tree:
+                status = _wait(proc, started + timeout, tree)
         except TimeoutError:
             proc.kill()
             proc.wait()
@@ -167,16 +167,19 @@ def run_child(argv: Sequence[str], env: dict[str, str], timeout: float = 600.0) 
             stdout=out.read().decode("utf-8", errors="replace"),
             stderr=err.read().decode("utf-8", errors="replace"),
             wall_seconds=wall,
-            max_rss_mb=_rss_mb(rusage.ru_maxrss),
+            max_rss_mb=max((p["hwm_mb"] for p in tree.table()), default=0.0),
+            peaks=tree.table(),
         )
 
 
-def _wait4(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int, Any]:
-    # Poll with WNOHANG so a hung child cannot hang the whole benchmark run.
+def _wait(proc: subprocess.Popen[bytes], deadline: float, tree: TreeRss) -> int:
+    # Poll with WNOHANG so a hung child cannot hang the whole benchmark run. The child is reaped
+    # only after a last sample: a zombie has no memory lines, and a reaped one no /proc entry.
     while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            return status, rusage
+        if os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            tree.sample()
+            _, status = os.waitpid(proc.pid, 0)
+            return status
         if time.perf_counter() > deadline:
             raise TimeoutError(f"{proc.args!r} did not finish in time")
         time.sleep(0.01)

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus import Corpus, Entry
-from daemon_run import Index, WatchDaemon, descendants, role, rss_kb
+from daemon_run import Index, WatchDaemon
 from harness import BUILT_MODELS, Context, Measurement, Skip, over_goal, row, spread
+from proc_memory import descendants, role, rss_kb
 
 GOAL_IDLE_MB = 150.0
 GOAL_RESTART_S = 2.0

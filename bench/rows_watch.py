@@ -32,8 +32,9 @@ from functools import partial
 from pathlib import Path
 
 from corpus import Corpus, Entry, describe
-from daemon_run import Exit, Index, TreeRss, WatchDaemon, descendants, role
+from daemon_run import Exit, Index, WatchDaemon
 from harness import Context, Measurement, Skip, median, only_detectors, row, spread
+from proc_memory import TreeRss, descendants, role
 
 LATENCY_SAMPLES, QUICK_LATENCY_SAMPLES = 50, 10
 # These rows measure the daemon's plumbing with the metadata and place detectors (issue 3);
