@@ -81,20 +81,23 @@ class Pipeline:
         self.want_side: int | None = None if full else max(pixel_needs, default=VERIFY_SIDE)
 
     def analyse(self, paths: Sequence[Path | str], *, force: bool = False) -> list[AnalysisResult]:
-        """Hash and decode one file at a time, sharing its bytes (only one file's bytes are
-        held at once); then run each detector over the whole batch."""
+        """One file at a time: hash it, decode it from the same bytes, run every detector on
+        it, and let its pixels go before the next. A job's photos are not held together: eight
+        decoded phone photos (and each detector's resized copies) took a worker over 1 GB, and
+        no detector gains from seeing them at once."""
         results: list[AnalysisResult] = []
-        contexts: list[tuple[AnalysisResult, PhotoContext]] = []
         for path in paths:
             result, data = self._hash(Path(path), force)
             results.append(result)
-            if data is not None and not result.linked:
-                context = self._decode(result, data)
-                if context is not None:
-                    contexts.append((result, context))
-        self._detect(contexts)
-        for _, context in contexts:
-            context.decoded.release()
+            if data is None or result.linked:
+                continue
+            context = self._decode(result, data)
+            del data
+            if context is not None:
+                try:
+                    self._detect([(result, context)])
+                finally:
+                    context.decoded.release()
         return results
 
     def _hash(self, path: Path, force: bool) -> tuple[AnalysisResult, bytes | None]:

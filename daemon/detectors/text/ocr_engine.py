@@ -106,6 +106,29 @@ def bundled_models() -> dict[str, Path]:
     return found
 
 
+def _without_memory_plans() -> None:
+    """Have rapidocr's sessions skip onnxruntime's memory patterns.
+
+    A memory pattern is a plan of the buffers for one input shape, kept for reuse; the detector
+    and the recogniser see a new shape with nearly every photo and line, so a worker grew by 40 to
+    185 MB a photo on phone photos (bench: scan.default_set.peak_rss_mb). rapidocr has no setting
+    for it, so its session-options factory is wrapped, once, in this worker process.
+    """
+    from rapidocr.inference_engine.onnxruntime.main import OrtInferSession
+
+    factory = OrtInferSession._init_sess_opts
+    if getattr(factory, "shadowlens_lean", False):
+        return
+
+    def lean(cfg: Any) -> Any:
+        options = factory(cfg)
+        options.enable_mem_pattern = False
+        return options
+
+    lean.shadowlens_lean = True  # type: ignore[attr-defined]
+    OrtInferSession._init_sess_opts = staticmethod(lean)  # type: ignore[method-assign]
+
+
 def trimmed(crop: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """``crop`` cut down to the rows that hold the text (see INK_ROW), or as it is."""
     if crop.shape[0] < 8 or crop.shape[1] < 4:
@@ -170,6 +193,7 @@ class RapidOcrEngine(LazyModel):
     def _load(self) -> None:
         from rapidocr import RapidOCR
 
+        _without_memory_plans()
         models = bundled_models()
         threads = threads_per_worker()
         self._ocr = RapidOCR(

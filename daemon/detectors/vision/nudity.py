@@ -20,7 +20,9 @@ from shadowlens.daemon.api import (
     Reason,
     StoredFinding,
 )
-from shadowlens.models.sessions import LazyModel, threads_per_worker
+from shadowlens.models.sessions import LazyModel, onnx_session
+
+INFERENCE_SIDE = 320  # the 320n model's input, as NudeDetector's default inference_resolution
 
 
 class NuditySettings(DetectorSettings):
@@ -36,16 +38,16 @@ class NudeNetModel(LazyModel):
 
     def _load(self) -> None:
         import nudenet
-        import onnxruntime
         from nudenet import NudeDetector
 
         path = Path(nudenet.__file__).parent / "320n.onnx"
-        detector = NudeDetector(model_path=str(path), providers=["CPUExecutionProvider"])
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads_per_worker()
-        detector.onnx_session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        # NudeDetector's constructor opens its own session with every core's threads; it is
+        # skipped, so the model is read once (a worker restart waits for every first load), and
+        # given what the constructor would set beside a session of the worker's size.
+        detector = NudeDetector.__new__(NudeDetector)
+        detector.onnx_session = onnx_session(path)
+        detector.input_width = detector.input_height = INFERENCE_SIDE
+        detector.input_name = detector.onnx_session.get_inputs()[0].name
         self._model = detector
 
     def _unload(self) -> None:
