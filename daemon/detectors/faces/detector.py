@@ -30,6 +30,7 @@ from shadowlens.daemon.api import (
     StoredFinding,
 )
 from shadowlens.daemon.config import Config
+from shadowlens.daemon.detectors.faces.dlib_frame import HOG_FRAME, framed_for
 from shadowlens.daemon.detectors.faces.roles import Chosen, choose
 from shadowlens.daemon.detectors.faces.types import FaceAttributes, RawFace
 from shadowlens.daemon.paths import app_paths
@@ -149,6 +150,9 @@ class FacesDetector(Detector):
             for role in ROLES
         }
         self.version = "1+" + "+".join(self.roles[r].tag for r in ROLES)
+        if getattr(self.roles["detector"].model, "frame", HOG_FRAME) != HOG_FRAME:
+            # Its faces are described in HOG's frame since this was added: analysed again.
+            self.version += "+hog-frame"
         self._timings: dict[str, dict[str, float]] = {}
 
     def pop_timings(self, photo: PhotoContext) -> dict[str, float]:
@@ -179,15 +183,16 @@ class FacesDetector(Detector):
         )[: self.options.max_faces]
         attributes = [FaceAttributes() for _ in faces]
         vectors = None
-        if faces and self.roles["embedder"].model is not None:
+        embedder = self.roles["embedder"].model
+        if faces and embedder is not None:
             started = time.perf_counter()
-            vectors = self.roles["embedder"].model.embed(image, faces)
+            vectors = embedder.embed(image, framed_for(embedder, faces))
             timings["embedder"] = time.perf_counter() - started
         for role in ("agesex", "expression"):
             model = self.roles[role].model
             if faces and model is not None:
                 started = time.perf_counter()
-                model.describe(image, faces, attributes)
+                model.describe(image, framed_for(model, faces), attributes)
                 timings[role] = time.perf_counter() - started
         self._timings[str(photo.path)] = {k: round(v, 5) for k, v in timings.items()}
         height, width = photo.decoded.height, photo.decoded.width

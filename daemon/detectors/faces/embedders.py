@@ -9,11 +9,12 @@ vectors (within 1e-6), so both store them under dlib's model id.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 from shadowlens.daemon.detectors.faces.align import align, l2_normalise, to_blob
+from shadowlens.daemon.detectors.faces.dlib_frame import HOG_FRAME
 from shadowlens.daemon.detectors.faces.types import Image, RawFace
 from shadowlens.models.sessions import InferenceSession, LazyModel, onnx_session
 
@@ -98,6 +99,9 @@ class DlibEmbedder(LazyModel):
     """dlib's ResNet face descriptor with its own 5-point alignment (always present)."""
 
     dim = 128
+    # dlib's 5-point fit starts from the box: on YuNet's taller box it settles elsewhere and the
+    # vectors drift from those of the same face found by HOG (dlib_frame.py).
+    box_frame: ClassVar[str] = HOG_FRAME
 
     def __init__(self, model_id: str, resnet: Path, landmarks5: Path, ttl: float) -> None:
         super().__init__(ttl)
@@ -141,6 +145,7 @@ class OnnxDlibEmbedder(LazyModel):
     about ten times faster than dlib built without BLAS, with the same vectors."""
 
     dim = 128
+    box_frame: ClassVar[str] = HOG_FRAME  # as DlibEmbedder's
     CHIP, PADDING = 150, 0.25  # compute_face_descriptor's chip size and default padding
     BATCH = 16  # faces per run, as dlib batches them: bounds the activations of a crowd photo
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from shadowlens.daemon.detectors.faces.dlib_frame import HOG_FRAME
 from shadowlens.daemon.detectors.faces.types import Image, RawFace
 from shadowlens.models.sessions import LazyModel, threads_per_worker
 
@@ -19,6 +20,8 @@ from shadowlens.models.sessions import LazyModel, threads_per_worker
 
 class ScrfdDetector(LazyModel):
     """SCRFD from any InsightFace pack, loaded through the insightface model zoo."""
+
+    frame = "scrfd"  # whose box convention its faces carry (dlib_frame.py)
 
     def __init__(self, model_id: str, path: Path, threshold: float, input_size: int, ttl: float) -> None:
         super().__init__(ttl)
@@ -46,12 +49,16 @@ class ScrfdDetector(LazyModel):
         faces = []
         for index, (x1, y1, x2, y2, score) in enumerate(boxes):
             marks = None if points is None else points[index].astype(np.float32)
-            faces.append(RawFace(float(x1), float(y1), float(x2 - x1), float(y2 - y1), float(score), marks))
+            faces.append(
+                RawFace(float(x1), float(y1), float(x2 - x1), float(y2 - y1), float(score), marks, self.frame)
+            )
         return faces
 
 
 class YunetDetector(LazyModel):
     """The OpenCV zoo YuNet detector through cv2.FaceDetectorYN."""
+
+    frame = "yunet"
 
     def __init__(self, model_id: str, path: Path, threshold: float, input_side: int, ttl: float) -> None:
         super().__init__(ttl)
@@ -85,7 +92,9 @@ class YunetDetector(LazyModel):
         faces = []
         for row in [] if rows is None else rows:
             marks = np.asarray(row[4:14], dtype=np.float32).reshape(5, 2)
-            face = RawFace(float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[14]), marks)
+            face = RawFace(
+                float(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[14]), marks, self.frame
+            )
             faces.append(face.scaled(1 / scale))
         return faces
 
@@ -98,6 +107,7 @@ class YufaceDetector(LazyModel):
     there: a second pass at half the side finds those, and NMS merges the two passes.
     """
 
+    frame = "yunet"
     MERGE_IOU = 0.35  # two boxes of one face from the two passes overlap far more than this
 
     def __init__(self, model_id: str, threshold: float, input_side: int, ttl: float) -> None:
@@ -143,7 +153,7 @@ class YufaceDetector(LazyModel):
                 # right and left mouth corner (the subject's right is image-left), as RawFace wants.
                 x, y, w, h = (float(v) for v in box)
                 marks = np.asarray(marks, dtype=np.float32).reshape(5, 2)
-                face = RawFace(x, y, w, h, float(conf) / 100.0, marks)
+                face = RawFace(x, y, w, h, float(conf) / 100.0, marks, self.frame)
                 faces.append(face.scaled(1 / scale))
         return merge_faces(faces, self.MERGE_IOU)
 
@@ -182,6 +192,7 @@ class DlibHogDetector(LazyModel):
     same five points as the other detectors.
     """
 
+    frame = HOG_FRAME
     MAX_SIDE = 1024  # HOG time grows with area; faces it can find survive this reduction
 
     def __init__(self, model_id: str, landmarks68: Path | None, upsample: int, ttl: float) -> None:

@@ -8,6 +8,9 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+HOG_FRAME = "dlib-hog"
+"""The box convention of dlib's HOG detector, on which the offline describing models were set."""
+
 Image = NDArray[np.uint8]
 """An upright RGB image, H x W x 3."""
 
@@ -24,10 +27,15 @@ class RawFace:
     # Right eye, left eye, nose, right mouth corner, left mouth corner (image left to right: the
     # subject's right eye first), as the ArcFace alignment template expects.
     landmarks: NDArray[np.float32] | None = None
+    # Whose box convention this is: the detector's id for its family ("dlib-hog", "yunet",
+    # "scrfd"). Models calibrated on HOG's boxes describe other faces in HOG's frame (dlib_frame).
+    frame: str = HOG_FRAME
 
     def scaled(self, factor: float) -> RawFace:
         marks = None if self.landmarks is None else (self.landmarks * factor).astype(np.float32)
-        return RawFace(self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score, marks)
+        return RawFace(
+            self.x * factor, self.y * factor, self.w * factor, self.h * factor, self.score, marks, self.frame
+        )
 
 
 @dataclass
