@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import filetype
+import numpy as np
 import pillow_heif
 import pillow_jxl  # noqa: F401  (registers JPEG XL with Pillow)
+from numpy.typing import NDArray
 from PIL import Image, ImageFile, UnidentifiedImageError
 from shadowlens.daemon.analysis import png_bands
 from shadowlens.daemon.analysis.formats import (
@@ -76,6 +78,7 @@ class DecodedPhoto:
     # What the C decoders printed about this file.
     messages: list[str] = field(default_factory=list)
     _sized: dict[int, Image.Image] = field(default_factory=dict)
+    _arrays: dict[int | None, NDArray[np.uint8]] = field(default_factory=dict)
 
     @property
     def upright_size(self) -> tuple[int, int]:
@@ -93,9 +96,40 @@ class DecodedPhoto:
             self._sized[max_side] = copy
         return self._sized[max_side]
 
+    def array(self, max_side: int | None = None) -> NDArray[np.uint8]:
+        """The upright RGB pixels as a read-only H x W x 3 array, no longer than ``max_side``.
+
+        Every pixel detector asks for one; each size is made once per photo and shared. Smaller
+        sizes are area-averaged from the decoded array by OpenCV: a tenth of the time of
+        Pillow's copy and thumbnail, and the same box filter in effect."""
+        if max_side in self._arrays:
+            return self._arrays[max_side]
+        if self.image is None:
+            raise DecodeError(self.error or self.missing_codec or "pixels were not decoded")
+        base = self._arrays.get(None)
+        if base is None:
+            base = np.asarray(
+                self.image.convert("RGB") if self.image.mode != "RGB" else self.image, dtype=np.uint8
+            )
+            base.flags.writeable = False
+            self._arrays[None] = base
+        height, width = base.shape[:2]
+        if max_side is None or max(width, height) <= max_side:
+            self._arrays[max_side] = base
+            return base
+        import cv2  # deferred: an idle daemon must not map OpenCV
+
+        factor = max_side / max(width, height)
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        shrunk = np.asarray(cv2.resize(base, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        shrunk.flags.writeable = False
+        self._arrays[max_side] = shrunk
+        return shrunk
+
     def release(self) -> None:
         self.image = None
         self._sized.clear()
+        self._arrays.clear()
 
 
 def check_size(width: int, height: int, max_megapixels: float) -> None:

@@ -56,7 +56,7 @@ class PhotoContext:
 
     def rgb(self, max_side: int | None) -> tuple[NDArray[np.uint8], float]:
         """The upright image as an H x W x 3 array, and the factor from its pixels to full size."""
-        array = np.asarray(self.decoded.pixels(max_side), dtype=np.uint8)
+        array = self.decoded.array(max_side)
         return array, self.decoded.width / array.shape[1]
 
     def found(self, kind: str) -> list[Finding]:
