@@ -126,6 +126,30 @@ class IndexSettings(_Section):
     path: Path | None = None
 
 
+class ClusterSettings(_Section):
+    """Analysis workers on other machines (daemon/cluster/): off unless ``listen`` is set."""
+
+    # host:port of the Dask scheduler the daemon runs, e.g. "0.0.0.0:8786"; None: no cluster.
+    listen: str | None = None
+    # Port of the one-time enrolment service, on the same host as ``listen``.
+    enrol_port: int = Field(default=8788, ge=1, le=65535)
+    # The photo library's path on the daemon's machine -> the same folder on the workers (an NFS
+    # or SMB mount elsewhere), longest prefix first.
+    path_map: dict[str, str] = Field(default_factory=dict)
+    # A one-time enrolment token is valid this long after `shadowlens cluster token`.
+    token_minutes: float = Field(default=30.0, gt=0)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, like 0.0.0.0:8786, not {value!r}")
+        return value
+
+
 class ModelsSettings(_Section):
     # A model unused this long is unloaded, so that the idle daemon stays small.
     ttl_seconds: float = Field(default=300.0, gt=0)
@@ -275,6 +299,7 @@ class Config(_Section):
     scan: ScanSettings = Field(default_factory=ScanSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     models: ModelsSettings = Field(default_factory=ModelsSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)

@@ -26,7 +26,7 @@ from tests.conftest import Env
 # What README.md's "Using the CLI" lists.
 DOCUMENTED = {
     "scan", "photos", "show", "doctor", "watch", "status", "pause", "resume",
-    "service", "models", "profile", "alerts", "tui", "scrub",
+    "service", "models", "profile", "alerts", "tui", "scrub", "cluster", "worker",
 }  # fmt: skip
 # Model runtimes, image and array libraries, the index's ORM and its migrations, the UI: none
 # is needed to parse a command line or print help.

@@ -51,6 +51,16 @@ COMMANDS: dict[str, Entry] = {
         "scrub",
         "Write a sanitised, verified copy of each photo into --out; the originals are never changed.",
     ),
+    "cluster": Entry(
+        "cluster_cmd",
+        "cluster",
+        "Helper machines that analyse photos for this daemon: the cluster's CA and enrolment tokens.",
+    ),
+    "worker": Entry(
+        "worker_cmd",
+        "worker",
+        "Analyse photos for the daemon on another machine: join its cluster as Dask workers.",
+    ),
 }
 
 

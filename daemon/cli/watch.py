@@ -67,6 +67,12 @@ def status(app: AppContext, as_json: bool) -> None:
         click.echo(f"rate       {info['rate_per_minute']:.0f} photos/min")
     if info.get("last_photo"):
         echo(f"last photo {info['last_photo']}")
+    for worker in info.get("cluster_workers") or []:
+        gpu = ", GPU" if worker["gpu"] else ""
+        click.echo(
+            f"worker     {worker['name']} on {worker['host']}: {plural(int(worker['threads']), 'thread')}{gpu}, "
+            f"{worker['photos']} photos, {worker['photos_per_s']:.1f} photos/s"
+        )
     if info.get("heartbeat_at") and info["running"]:
         age = clock.now() - datetime.fromisoformat(info["heartbeat_at"])
         if age.total_seconds() > 30:

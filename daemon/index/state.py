@@ -110,5 +110,6 @@ def daemon_status(state_dir: Path, index_path: Path) -> dict[str, Any]:
         last_photo=beat.get("last_photo"),
         heartbeat_at=beat.get("at"),
         folders=beat.get("folders"),
+        cluster_workers=beat.get("cluster") if pid else None,
     )
     return status

@@ -9,6 +9,12 @@ later attempts too, until the queue parks it.
 The pool starts when there is work and may stop when idle (``pool_keeper.py``). Jobs stay rows
 in the queue until a started pool takes them, so one queued while the pool stops or starts is
 taken by the next pool; which jobs killed a worker is remembered here, across pools.
+
+With a cluster (``remote``, daemon/cluster/remote.py), analysis batches also go to the joined
+workers, two for each of their threads, before the local pool takes the rest. A batch the
+cluster could not finish (its workers all left, or died on it, or cannot read it) goes to the
+local pool's backlog, never back to the cluster: the local pool runs it, and blames the file
+that kills a worker as it does for its own crashes.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Any
 
 from shadowlens.daemon import clock
 from shadowlens.daemon.analysis.pool import CRASH_MESSAGE, analyse
+from shadowlens.daemon.cluster.remote import NotOnWorker, OtherModels, RemoteCrash, RemoteWorkers, WorkersGone
 from shadowlens.daemon.index.queue import EVERY_JOB, Claimed, JobQueue, Scope
 from shadowlens.daemon.index.schema import JobState
 from shadowlens.daemon.library.pool_keeper import PoolKeeper, Started
@@ -58,9 +65,10 @@ class Dispatcher:
         batch_size: int = 1,
         idle_seconds: float | None = None,
         on_started: Started | None = None,
+        remote: RemoteWorkers | None = None,
     ) -> None:
         """``start`` makes the pool when there is work; ``idle_seconds`` and ``on_started`` are
-        the ``PoolKeeper``'s."""
+        the ``PoolKeeper``'s; ``remote``, the cluster's workers, may also be set later."""
         self.queue = queue
         self.keeper = PoolKeeper(start, workers, idle_seconds, on_started)
         self.on_finished = on_finished or (lambda _job, _outcome, _state, _error: None)
@@ -74,6 +82,10 @@ class Dispatcher:
         # Jobs that killed a worker when they ran alone: on a later attempt they run alone again.
         self.crashed: set[int] = set()
         self.unrecorded: Batch = []
+        self.remote = remote
+        self.remote_flight: set[Future[list[Any]]] = set()
+        # Claimed jobs the cluster handed back: only the local pool runs them.
+        self.local_backlog: deque[Claimed] = deque()
 
     @property
     def busy(self) -> int:
@@ -86,11 +98,14 @@ class Dispatcher:
     def pump(self, timeout: float, accept_new: bool = True) -> int:
         """Submit what fits, wait up to ``timeout`` for results, and record them. Returns jobs
         finished. While the pool starts, it waits up to ``timeout`` for its workers instead."""
-        if self.keeper.starting and not self.keeper.wait_started(timeout):
-            return 0
-        self._submit(accept_new)
+        self._submit_remote(accept_new)
+        if self.keeper.starting and not self.keeper.wait_started(0 if self.remote_flight else timeout):
+            if not self.in_flight:
+                return 0
+        else:
+            self._submit(accept_new)
         if not self.in_flight:
-            if not (self.suspects or self.unrecorded):
+            if not (self.suspects or self.unrecorded or self.local_backlog):
                 self.keeper.stop_if_idle()
             return 0
         self.keeper.busy()
@@ -118,23 +133,51 @@ class Dispatcher:
     def _submit(self, accept_new: bool) -> None:
         if self.keeper.pool is None:
             # Jobs to retry alone, or (unless paused) queued jobs: only then is a pool worth its start.
-            if not (self.suspects or (accept_new and self.queue.waiting(self.scope))):
+            if not (self.suspects or self.local_backlog or (accept_new and self.queue.waiting(self.scope))):
                 return
             self.keeper.launch()
         if not self.keeper.wait_started(0):
             return  # the next pumps wait for its workers
         if self.suspects or self.isolating:
             # Alone, with nothing else in flight, so that a crash can only be this job's.
-            if not self.in_flight and self.suspects:
+            if len(self.in_flight) == len(self.remote_flight) and self.suspects:
                 self.isolating = self.suspects.popleft()
                 self._send_all([[self.isolating]])
             return
-        free = self.keeper.limit - len(self.in_flight)
+        free = self.keeper.limit - (len(self.in_flight) - len(self.remote_flight))
+        if self.local_backlog and free > 0:
+            taken = [
+                self.local_backlog.popleft()
+                for _ in range(min(len(self.local_backlog), free * self.batch_size))
+            ]
+            batches = list(self._batches(taken))
+            self._send_all(batches)
+            free -= len(batches)
         if not accept_new or free <= 0:
             return
         jobs = self.queue.claim(free * self.batch_size, self.scope)
         self.suspects.extend(job for job in jobs if job.id in self.crashed)
         self._send_all(list(self._batches([job for job in jobs if job.id not in self.crashed])))
+
+    def _submit_remote(self, accept_new: bool) -> None:
+        """Analysis batches to the cluster's free threads; never a job that runs alone."""
+        if self.remote is None:
+            return
+        self.remote.refresh()
+        free = self.remote.free()
+        if not accept_new or free <= 0 or self.suspects or self.isolating:
+            return
+        jobs = self.queue.claim(free * self.batch_size, replace(self.scope, safe_copies=False))
+        self.suspects.extend(job for job in jobs if job.id in self.crashed)
+        for batch in self._batches([job for job in jobs if job.id not in self.crashed]):
+            try:
+                future = self.remote.submit([job.path for job in batch])
+            except Exception as exc:  # the scheduler went away between refresh and submit
+                log.warning("the cluster took no work (%s); the local pool will", exc)
+                self.queue.release(batch)
+                continue
+            self.in_flight[future] = batch
+            self.remote_flight.add(future)
 
     def _batches(self, jobs: list[Claimed]) -> Iterator[Batch]:
         # A batch is of one kind: one worker call runs it.
@@ -174,6 +217,7 @@ class Dispatcher:
         finished, broken = 0, list[Batch]()
         for future in done:
             batch = self.in_flight.pop(future)
+            self.remote_flight.discard(future)
             if self.isolating is not None and batch == [self.isolating]:
                 self.isolating = None
             try:
@@ -191,6 +235,10 @@ class Dispatcher:
         except BrokenProcessPool:
             broken.append(batch)
             return 0
+        except (RemoteCrash, NotOnWorker, WorkersGone, OtherModels) as exc:
+            log.warning("the cluster did not analyse %d photo(s) (%s); the local pool will", len(batch), exc)
+            self.local_backlog.extend(batch)
+            return 0
         except Exception as exc:  # a bug in shadowlens, not in the photo: retry, then park
             for job in batch:
                 self._failed(job, f"internal error: {type(exc).__name__}: {exc}"[:300])
@@ -203,10 +251,12 @@ class Dispatcher:
         self.on_finished(job, None, self.queue.fail(job, error), error)
 
     def _restart_after_crash(self) -> None:
-        # Every job still in flight died with the pool; each is re-run alone.
-        for batch in self.in_flight.values():
-            self.suspects.extend(batch)
-        self.in_flight.clear()
+        # Every job still in flight in the pool died with it; each is re-run alone. The cluster's
+        # batches are not the pool's: they go on.
+        for future, batch in list(self.in_flight.items()):
+            if future not in self.remote_flight:
+                self.suspects.extend(batch)
+                del self.in_flight[future]
         self.isolating = None
         self.keeper.discard()
         if self.suspects:
@@ -219,7 +269,7 @@ class Dispatcher:
         """On a stop: record what is already done, let in-flight jobs finish within ``timeout``
         (or until ``hurry`` is set), and put the rest back in the queue. Returns how many
         finished and how many were requeued."""
-        finished, unfinished = 0, [*self.suspects, *self.unrecorded]
+        finished, unfinished = 0, [*self.suspects, *self.unrecorded, *self.local_backlog]
         deadline = clock.monotonic() + timeout
         while self.in_flight:
             left = max(0.0, deadline - clock.monotonic())
@@ -233,10 +283,14 @@ class Dispatcher:
         requeued = [*(job for batch in self.in_flight.values() for job in batch), *unfinished]
         self.queue.release(requeued)
         self.in_flight.clear()
+        self.remote_flight.clear()
         self.suspects.clear()
         self.unrecorded.clear()
+        self.local_backlog.clear()
         self.isolating = None
         return finished, len(requeued)
 
     def close(self) -> None:
         self.keeper.close()
+        if self.remote is not None:
+            self.remote.close()

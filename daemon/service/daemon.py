@@ -42,11 +42,13 @@ from shadowlens.daemon.library.changes import current_stat, plan, unchanged
 from shadowlens.daemon.library.dispatcher import Dispatcher
 from shadowlens.daemon.library.regions import with_library_regions
 from shadowlens.daemon.library.walk import looks_like_photo
+from shadowlens.daemon.paths import app_paths
 from shadowlens.daemon.profile import apart
 from shadowlens.daemon.scrub.job import safe_copy_work
 from shadowlens.daemon.scrub.twin import SafeCopies
 from shadowlens.daemon.service.announce import detector_states, say, start_lines
 from shadowlens.daemon.service.catchup import CatchUp
+from shadowlens.daemon.service.cluster_link import ClusterLink
 from shadowlens.daemon.service.power import on_battery
 from shadowlens.daemon.service.schedule import ProfileJobs
 from shadowlens.daemon.service.sdnotify import Notifier
@@ -113,6 +115,7 @@ class Daemon:
         self.paused = False
         self.watch_modes: dict[str, str] = {}
         self.profile = ProfileJobs(self.store, config)
+        self.cluster = ClusterLink(config, app_paths(), lambda: self.signature)
 
     def _pool_started(self, detectors: list[DetectorVersion], seconds: float) -> None:
         log.info("worker processes started in %.1f s", seconds)
@@ -243,6 +246,7 @@ class Daemon:
             "paused": self.paused,
             "workers": self.workers,
             "folders": self.watch_modes,
+            "cluster": self.cluster.workers(),
         }
         self.queue.set_state("heartbeat", state)
         self.catch_up.tick(counts[JobState.QUEUED] + counts[JobState.RUNNING], time.monotonic(), self.paused)
@@ -284,6 +288,7 @@ class Daemon:
                 scheduler.shutdown(wait=False)
             finished, requeued = self.dispatcher.drain(self.config.watch.stop_timeout_seconds, self.hurry)
             self.dispatcher.close()
+            self.cluster.stop()
             self.profile.stop()
             self.queue.set_state("heartbeat", {"pid": None, "at": clock.now().isoformat(), "stopped": True})
             log.debug("%d photo(s) finished during shutdown", finished)
@@ -298,6 +303,7 @@ class Daemon:
         # Started now, for the detectors it runs: the walk below compares every file with them.
         # With nothing to do, it stops again after pool_idle_seconds.
         self.dispatcher.start_now()
+        self.dispatcher.remote = self.cluster.start()
         recovered = self.queue.recover()
         if recovered:
             log.info("%d photo(s) interrupted by the last shutdown are queued again", recovered)

@@ -167,6 +167,15 @@ def _daemon(status: dict[str, Any]) -> Text:
         last = status.get("last_photo")
         if last:
             out.append(f" · last {PurePath(str(last)).name}", style="dim")
+        for worker in status.get("cluster_workers") or []:
+            # A joined machine ([cluster] in the config): README "Several machines".
+            gpu = ", GPU" if worker.get("gpu") else ""
+            out.append(f"\nworker {worker.get('name')} on {worker.get('host')}")
+            out.append(
+                f" · {worker.get('threads')} thread(s){gpu} · {worker.get('photos')} photos"
+                f" · {float(worker.get('photos_per_s') or 0):.1f}/s",
+                style="dim",
+            )
     return out
 
 
