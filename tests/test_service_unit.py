@@ -395,3 +395,19 @@ def test_without_user_namespaces_the_unit_still_starts_and_says_the_sandbox_is_o
     proc = verify(unit, tmp_path / "runtime")
     assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
     assert "PrivateUsers" not in service_settings(text) and "not enforced" in text
+
+
+@needs_analyze
+def test_the_unit_has_no_network_unless_a_cluster_listens(tmp_path: Path) -> None:
+    alone = service_settings(render(APP, APP.index_file, [HOME / "Pictures"], None))
+    assert alone["PrivateNetwork"] == ["yes"] and alone["IPAddressDeny"] == ["any"]
+    assert alone["RestrictAddressFamilies"] == ["AF_UNIX"]
+    text = render(APP, APP.index_file, [HOME / "Pictures"], None, cluster_listen="0.0.0.0:8786")
+    unit = tmp_path / "shadowlens.service"
+    unit.write_text(text, encoding="utf-8")
+    proc = verify(unit, tmp_path / "runtime")
+    assert proc.returncode == 0 and proc.stderr.strip() == "", proc.stderr
+    served = service_settings(text)
+    assert "PrivateNetwork" not in served and "IPAddressDeny" not in served
+    assert served["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
+    assert "0.0.0.0:8786" in text  # the comment says why the network is open

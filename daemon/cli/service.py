@@ -75,7 +75,14 @@ def install(app: AppContext, dry_run: bool) -> None:
             err=True,
         )
     try:
-        text = render(app.paths, app.index_path, folders, app.config_path, private_users=refused is None)
+        text = render(
+            app.paths,
+            app.index_path,
+            folders,
+            app.config_path,
+            private_users=refused is None,
+            cluster_listen=app.config.cluster.listen,
+        )
     except ValueError as exc:
         fail(f"cannot write the unit: {exc}")
     target = unit_path()

@@ -108,6 +108,7 @@ def render(
     folders: Sequence[FolderSettings | Path],
     config_file: Path | None,
     private_users: bool = True,
+    cluster_listen: str | None = None,
 ) -> str:
     """The unit for this config. ``folders`` are the configured folders (a bare Path is a folder
     without safe copies): they are mounted read-only, and each one's safe-copy folder writable.
@@ -137,6 +138,7 @@ def render(
             else "# PrivateUsers=yes is left out: this kernel refuses the user namespace, so the\n"
             "# settings below are not enforced (see `shadowlens service install`'s warning)."
         ),
+        "@NETWORK@": network_lines(cluster_listen),
         "@SAFE_COPIES@": (
             f"ReadWritePaths={_path_list(twins, optional=True)}" if twins else "# (no safe-copy folders)"
         ),
@@ -144,6 +146,20 @@ def render(
     for key, value in replacements.items():
         text = text.replace(key, value)
     return text
+
+
+def network_lines(cluster_listen: str | None) -> str:
+    """No network at all; with a cluster, the sockets its scheduler and enrolment need."""
+    if cluster_listen is None:
+        return (
+            "# Nothing leaves the machine: no network at all.\n"
+            "PrivateNetwork=yes\nIPAddressDeny=any\nRestrictAddressFamilies=AF_UNIX"
+        )
+    return (
+        f"# [cluster] listen = {cluster_listen}: joined workers reach the scheduler and the enrolment\n"
+        "# service over TCP (mutual TLS), so the network is not cut off. Nothing else connects out.\n"
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6"
+    )
 
 
 def unit_path() -> Path:
