@@ -138,6 +138,9 @@ class ClusterSettings(_Section):
     path_map: dict[str, str] = Field(default_factory=dict)
     # A one-time enrolment token is valid this long after `shadowlens cluster token`.
     token_minutes: float = Field(default=30.0, gt=0)
+    # Whether the daemon's own pool also analyses new photos while helpers are joined. Off, a
+    # small NAS leaves the work to them, and takes it back when the last one leaves.
+    local_pool_while_joined: bool = True
 
     @field_validator("listen")
     @classmethod

@@ -285,3 +285,22 @@ def _children(root: int) -> list[int]:
 def _kill(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
+
+
+def test_a_daemon_that_leaves_the_work_to_its_helpers_analyses_none_itself(cluster: Setup) -> None:
+    cluster.env.write_config(
+        _config(cluster.port, cluster.enrol_port, local_workers=1, extra="local_pool_while_joined = false\n")
+    )
+    daemon = _daemon(cluster)
+    try:
+        cluster.join("desk")
+        wait_for(lambda: len(cluster.joined()) == 1, 90, "the worker to join", daemon)
+        cluster.photos(10)
+        wait_for(lambda: cluster.indexed() == 10, 120, "10 photos", daemon)
+        _exactly_once(cluster.env, 10)
+        wait_for(
+            lambda: cluster.joined()[0]["photos"] == 10, 10, "the worker's count in the heartbeat", daemon
+        )
+        assert daemon.terminate()[0] == 0
+    finally:
+        daemon.stop()

@@ -83,6 +83,8 @@ class Dispatcher:
         self.crashed: set[int] = set()
         self.unrecorded: Batch = []
         self.remote = remote
+        # False: while any cluster worker is joined, the local pool takes no new jobs.
+        self.local_while_joined = True
         self.remote_flight: set[Future[list[Any]]] = set()
         # Claimed jobs the cluster handed back: only the local pool runs them.
         self.local_backlog: deque[Claimed] = deque()
@@ -131,6 +133,8 @@ class Dispatcher:
             pass
 
     def _submit(self, accept_new: bool) -> None:
+        if not self.local_while_joined and self.remote is not None and self.remote.threads:
+            accept_new = False  # the joined workers take the queue; the pool keeps what is its own
         if self.keeper.pool is None:
             # Jobs to retry alone, or (unless paused) queued jobs: only then is a pool worth its start.
             if not (self.suspects or self.local_backlog or (accept_new and self.queue.waiting(self.scope))):

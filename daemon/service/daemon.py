@@ -304,6 +304,7 @@ class Daemon:
         # With nothing to do, it stops again after pool_idle_seconds.
         self.dispatcher.start_now()
         self.dispatcher.remote = self.cluster.start()
+        self.dispatcher.local_while_joined = self.config.cluster.local_pool_while_joined
         recovered = self.queue.recover()
         if recovered:
             log.info("%d photo(s) interrupted by the last shutdown are queued again", recovered)
