@@ -129,9 +129,17 @@ def cluster(env: Env, tmp_path: Path) -> Iterator[Setup]:
                     proc.wait()
 
 
-def _daemon(setup: Setup) -> WatchProcess:
+def _daemon(setup: Setup, *helpers: str) -> WatchProcess:
+    """The daemon, ready, with ``helpers`` joined (each `shadowlens worker` of its own)."""
     daemon = WatchProcess(setup.env, setup.folder, extra_env=setup.plugin_env())
     daemon.wait_ready(90)
+    try:
+        for name in helpers:
+            setup.join(name)
+        wait_for(lambda: len(setup.joined()) == len(helpers), 90, f"{len(helpers)} worker(s) to join", daemon)
+    except BaseException:
+        daemon.stop()
+        raise
     return daemon
 
 
@@ -152,11 +160,8 @@ def _exactly_once(env: Env, count: int) -> None:
 
 
 def test_two_joined_workers_and_the_daemon_index_a_library_exactly_once(cluster: Setup) -> None:
-    daemon = _daemon(cluster)
+    daemon = _daemon(cluster, "desk", "laptop")
     try:
-        cluster.join("desk")
-        cluster.join("laptop")
-        wait_for(lambda: len(cluster.joined()) == 2, 90, "both workers to join", daemon)
         cluster.photos(24)
         wait_for(lambda: cluster.indexed() == 24, 120, "24 photos indexed", daemon)
         _exactly_once(cluster.env, 24)
@@ -174,11 +179,9 @@ def test_two_joined_workers_and_the_daemon_index_a_library_exactly_once(cluster:
 
 
 def test_a_worker_killed_mid_run_loses_and_repeats_nothing(cluster: Setup) -> None:
-    daemon = _daemon(cluster)
+    daemon = _daemon(cluster, "desk", "laptop")
     try:
-        victim = cluster.join("desk")
-        cluster.join("laptop")
-        wait_for(lambda: len(cluster.joined()) == 2, 90, "both workers to join", daemon)
+        victim = cluster.workers[0]
         cluster.photos(30)
         wait_for(lambda: cluster.indexed() >= 4, 60, "the first photos", daemon)
         # Its dask worker processes (the nanny and the worker), as the kernel's OOM killer would.
@@ -195,10 +198,9 @@ def test_a_worker_killed_mid_run_loses_and_repeats_nothing(cluster: Setup) -> No
 
 
 def test_when_every_worker_leaves_the_local_pool_takes_over(cluster: Setup) -> None:
-    daemon = _daemon(cluster)
+    daemon = _daemon(cluster, "desk")
     try:
-        only = cluster.join("desk")
-        wait_for(lambda: len(cluster.joined()) == 1, 90, "the worker to join", daemon)
+        only = cluster.workers[0]
         cluster.photos(16)
         wait_for(lambda: cluster.indexed() >= 2, 60, "the first photos", daemon)
         only.send_signal(signal.SIGTERM)
@@ -214,10 +216,8 @@ def test_when_every_worker_leaves_the_local_pool_takes_over(cluster: Setup) -> N
 def test_a_file_that_kills_workers_is_that_files_error(cluster: Setup, tmp_path: Path) -> None:
     # Beside the sleepy plugin, so on the path of every process.
     install_plugin(cluster.site, "crash_plugin", "crasher", "CrashDetector", CRASHER)
-    daemon = _daemon(cluster)
+    daemon = _daemon(cluster, "desk")
     try:
-        cluster.join("desk")
-        wait_for(lambda: len(cluster.joined()) == 1, 90, "the worker to join", daemon)
         photo(cluster.folder / "crash-1.jpg", 999)
         cluster.photos(6)
         wait_for(
@@ -251,10 +251,8 @@ def test_photos_reach_the_workers_through_the_path_map(cluster: Setup, tmp_path:
             extra=f'path_map = {{ "{cluster.folder}" = "{mount}" }}\n',
         )
     )
-    daemon = _daemon(cluster)
+    daemon = _daemon(cluster, "desk")
     try:
-        cluster.join("desk")
-        wait_for(lambda: len(cluster.joined()) == 1, 90, "the worker to join", daemon)
         cluster.photos(8)
         wait_for(lambda: cluster.indexed() == 8, 120, "8 photos", daemon)
         paths = {row[0] for row in query(cluster.env.index, "SELECT path FROM files")}
@@ -291,10 +289,8 @@ def test_a_daemon_that_leaves_the_work_to_its_helpers_analyses_none_itself(clust
     cluster.env.write_config(
         _config(cluster.port, cluster.enrol_port, local_workers=1, extra="local_pool_while_joined = false\n")
     )
-    daemon = _daemon(cluster)
+    daemon = _daemon(cluster, "desk")
     try:
-        cluster.join("desk")
-        wait_for(lambda: len(cluster.joined()) == 1, 90, "the worker to join", daemon)
         cluster.photos(10)
         wait_for(lambda: cluster.indexed() == 10, 120, "10 photos", daemon)
         _exactly_once(cluster.env, 10)
@@ -304,3 +300,35 @@ def test_a_daemon_that_leaves_the_work_to_its_helpers_analyses_none_itself(clust
         assert daemon.terminate()[0] == 0
     finally:
         daemon.stop()
+
+
+def test_a_daemon_killed_outright_leaves_no_scheduler_and_the_next_one_starts(cluster: Setup) -> None:
+    daemon = _daemon(cluster)
+    scheduler = [pid for pid in _children(daemon.proc.pid) if b"scheduler_main" in _cmdline(pid)]
+    assert len(scheduler) == 1
+    daemon.kill()
+    wait_for(
+        lambda: not Path(f"/proc/{scheduler[0]}").exists() or _zombie(scheduler[0]),
+        20,
+        "the scheduler to end",
+    )
+    daemon.stop()
+    again = _daemon(cluster, "desk")  # the port is free again, and a worker joins the new one
+    try:
+        assert again.terminate()[0] == 0
+    finally:
+        again.stop()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True

@@ -363,7 +363,7 @@ def test_a_worker_waits_for_the_daemon_rejoins_it_and_ends_with_its_launcher(
             client.wait_for_workers(1, timeout=30)
         # The daemon restarts: `dask worker` ends with its scheduler; `shadowlens worker` does not.
         cluster.stop()
-        _wait_for("the worker to notice", lambda: "went away" in cluster.worker_log(), 20)
+        _wait_for("the worker to notice", lambda: "went away" in cluster.worker_log(), 90)
         cluster.start()
         with cluster.client() as client:
             client.wait_for_workers(1, timeout=30)

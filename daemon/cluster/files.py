@@ -119,3 +119,8 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def tls_options(files: ClusterFiles) -> list[str]:
+    """This machine's TLS files as `dask scheduler` and `dask worker` take them."""
+    return ["--tls-ca-file", str(files.ca_cert), "--tls-cert", str(files.cert), "--tls-key", str(files.key)]

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from shadowlens.daemon.cluster.files import ClusterFiles, security
+from shadowlens.daemon.cluster.files import ClusterFiles, security, tls_options
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = 30.0
@@ -46,19 +46,15 @@ def scheduler_argv(files: ClusterFiles, host: str, port: int) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "distributed.cli.dask_scheduler",
+        "shadowlens.daemon.cluster.scheduler_main",
+        str(os.getpid()),  # it ends with this process (scheduler_main.py)
         "--host",
         host,
         "--port",
         str(port),
         "--protocol",
         "tls",
-        "--tls-ca-file",
-        str(files.ca_cert),
-        "--tls-cert",
-        str(files.cert),
-        "--tls-key",
-        str(files.key),
+        *tls_options(files),
         "--no-dashboard",
         "--no-show",
     ]

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from shadowlens.daemon.cluster.files import ClusterFiles, ClusterSetupError
+from shadowlens.daemon.cluster.files import ClusterFiles, ClusterSetupError, tls_options
 from shadowlens.models.sessions import WORKERS_ENV
 
 SCHEDULER_PORT = 8786
@@ -88,12 +88,7 @@ def worker_argv(
         PRELOAD,
         "--preload-nanny",
         PRELOAD,
-        "--tls-ca-file",
-        str(files.ca_cert),
-        "--tls-cert",
-        str(files.cert),
-        "--tls-key",
-        str(files.key),
+        *tls_options(files),
         "--no-dashboard",
         # Dask's memory manager would pause, then kill, a process at 80 % and 95 % of its share
         # of RAM: a worker's models alone are most of a GB, while the data Dask holds for it
