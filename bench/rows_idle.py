@@ -17,10 +17,11 @@ Photos arrive by a rename from a hidden staging folder, so the daemon queues eac
   those two events, which does not depend on how long they took to come. The largest of a few
   samples a second apart.
 * ``daemon.pool_restart_s``: with the pool stopped (no child process left) and the models built
-  on disk (read once already, so in the page cache), seconds from renaming a new phone photo
-  into the folder until its file row is ``indexed`` (polled every 10 ms): the new workers' start
-  (spawn, imports, building the detectors), the models' loading on first use, the analysis and
-  the write. Median of a few restarts; goal < 2 s. The notes split off the workers' start (from
+  on disk (read once already, so in the page cache; the first pool saved their optimised graphs in
+  the cache folder, models/onnx_cache.py), seconds from renaming a new phone photo into the
+  folder until its file row is ``indexed`` (polled every 10 ms): the new workers' start (spawn,
+  imports, building the detectors), the models' loading on first use, the analysis and the
+  write. Median of a few restarts; goal < 2 s. The notes split off the workers' start (from
   the daemon's log) and give the same photo's time on a running pool.
 """
 

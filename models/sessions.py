@@ -3,7 +3,8 @@
 A worker process analyses many photos with the same models, so each model is loaded once, on first
 use, and shared. A daemon that waits for new photos should not keep hundreds of MB of weights
 resident, so a model idle longer than its TTL is unloaded, and loaded again when a photo arrives.
-onnxruntime's thread pool is sized so that all workers together use about one thread per core.
+onnxruntime's thread pool is sized so that all workers together use about one thread per core,
+and each model's graph is optimised once per machine, not once per worker (models/onnx_cache.py).
 """
 
 from __future__ import annotations
@@ -56,9 +57,19 @@ def threads_per_worker(workers: int | None = None) -> int:
     return max(1, cpu_count() // max(1, workers))
 
 
-def onnx_session(path: Path, threads: int | None = None) -> InferenceSession:
-    """An onnxruntime CPU session whose thread pool fits the worker pool."""
+def optimised_graphs() -> Path:
+    """Where workers keep the optimised graphs of the models they open (models/onnx_cache.py)."""
+    from shadowlens.daemon.paths import app_paths
+
+    return app_paths().cache_dir / "onnx-optimised"
+
+
+def onnx_session(path: Path, threads: int | None = None, cache: Path | None = None) -> InferenceSession:
+    """An onnxruntime CPU session whose thread pool fits the worker pool, opened from the graph
+    optimised for this machine in ``cache`` (default: ``optimised_graphs()``), which the first
+    session of ``path`` saves there."""
     import onnxruntime as ort  # deferred: importing onnxruntime costs ~50 MB the idle daemon doesn't need
+    from shadowlens.models import onnx_cache
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or threads_per_worker()
@@ -74,10 +85,20 @@ def onnx_session(path: Path, threads: int | None = None) -> InferenceSession:
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
     options.log_severity_level = 3
-    session: InferenceSession = ort.InferenceSession(
-        str(path), sess_options=options, providers=["CPUExecutionProvider"]
-    )
-    return session
+
+    def session(graph: Path, optimised: bool = False, save_to: Path | None = None) -> InferenceSession:
+        options.graph_optimization_level = (
+            ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            if optimised
+            else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        )
+        options.optimized_model_filepath = str(save_to or "")
+        opened: InferenceSession = ort.InferenceSession(
+            str(graph), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        return opened
+
+    return onnx_cache.open_session(path, cache or optimised_graphs(), ort.__version__, session)
 
 
 _instances: weakref.WeakSet[LazyModel] = weakref.WeakSet()

@@ -77,7 +77,15 @@ class BrandsDetector(BrandHooks, Detector):
 
     def __init__(self, settings: DetectorSettings, lexicon: Lexicon | None = None) -> None:
         super().__init__(settings)
-        self.lexicon = lexicon or default_lexicon()
+        self._lexicon = lexicon
+
+    @property
+    def lexicon(self) -> Lexicon:
+        # Loaded for the first photo with text or a product code, not when a worker starts: it
+        # took 0.25 s (wordfreq's lists) of every restarted pool's start, and most photos have neither.
+        if self._lexicon is None:
+            self._lexicon = default_lexicon()
+        return self._lexicon
 
     def detect(self, photo: PhotoContext) -> list[Finding]:
         found: dict[str, BrandFinding] = {}

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
-from wordfreq import zipf_frequency
-from wordfreq.tokens import tokenize
+# wordfreq and rapidfuzz are imported where they are used: a worker imports this module while it
+# builds its detectors, and most photos have no text to match (0.14 s of every worker's start;
+# bench: daemon.pool_restart_s).
 
 LEXICON = Path(__file__).resolve().parents[2] / "data" / "brands.toml"
 MAX_WORDS = 4
@@ -95,12 +94,17 @@ def word_zipf(text: str) -> float:
 
     For several words wordfreq combines their frequencies, which is about the rarest word's: it says
     whether every word is common, not how common the phrase is."""
+    from wordfreq import zipf_frequency
+
     return max(zipf_frequency(text, lang, wordlist=WORDLIST) for lang in LANGUAGES)
 
 
 def spelling_zipf(spelling: str) -> float:
     """The Zipf frequency of a one-word spelling in the covered languages; 0 for a phrase, whose
     frequency word lists cannot tell (phrases are decided by hand in brands.toml)."""
+    from wordfreq import zipf_frequency
+    from wordfreq.tokens import tokenize
+
     best = 0.0
     for lang in LANGUAGES:
         if len(tokenize(spelling, lang)) == 1:
@@ -198,6 +202,9 @@ class Lexicon:
         edits = allowed_edits(len(key))
         if edits == 0:
             return None  # too short to repair
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
         keys = self._keys_by_words.get(word_count(phrase), [])
         hit = process.extractOne(key, keys, scorer=Levenshtein.distance, score_cutoff=edits)
         if hit is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, field_validator
 from shadowlens.daemon.api import (
@@ -31,8 +31,10 @@ from shadowlens.daemon.api import (
     document_reasons,
 )
 from shadowlens.daemon.detectors.text.line_geometry import span_box
-from shadowlens.daemon.detectors.text.pii import PiiMatch, find_pii
 from shadowlens.daemon.detectors.text.pii_regions import choose_regions, country_code, locale_region
+
+if TYPE_CHECKING:
+    from shadowlens.daemon.detectors.text.pii import PiiMatch
 
 
 class PiiSettings(DetectorSettings):
@@ -159,6 +161,10 @@ class PersonalDataDetector(Detector):
         lines = [f for f in photo.findings if isinstance(f, TextFinding)]
         if not lines:
             return []
+        # Imported with the first photo that has text, not when a worker builds its detectors: its
+        # patterns and phonenumbers' tables delayed every restarted pool by 0.07 s.
+        from shadowlens.daemon.detectors.text.pii import find_pii
+
         place = next((f for f in photo.findings if isinstance(f, PlaceFinding)), None)
         regions = choose_regions(
             place.country_code if place else None, self.pii.home_country, self.system_region, self.pii.regions

@@ -29,7 +29,6 @@ from typing import Any
 
 import pycountry
 from shadowlens.daemon.detectors.text.lexicon import LANGUAGES, WORDLIST
-from wordfreq import zipf_frequency
 
 # Alternate spellings are kept only for cities this large: the exonyms people write ("Cologne",
 # "Mailand") belong to big cities, and a small town's alternates are mostly transliterations.
@@ -39,6 +38,8 @@ _EXONYM_POPULATION = 200_000
 @lru_cache(maxsize=65536)
 def zipf(word: str, language: str) -> float:
     """How common ``word`` is in running text of one language (wordfreq's Zipf scale)."""
+    from wordfreq import zipf_frequency  # on first use: see lexicon.py
+
     return float(zipf_frequency(word, language, wordlist=WORDLIST))
 
 

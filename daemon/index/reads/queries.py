@@ -15,6 +15,7 @@ from typing import Any
 from shadowlens.daemon.index.db import make_engine
 from shadowlens.daemon.index.profile_writes import PROFILE_KEY
 from shadowlens.daemon.index.reads.findings import shown
+from shadowlens.daemon.index.reads.signatures import signature_lookup
 from shadowlens.daemon.index.schema import (
     Alert,
     DaemonState,
@@ -229,12 +230,7 @@ def _file_view(
     }
 
 
-def signature_lookup(index_path: str) -> Callable[[str], str | None]:
-    """For a worker process: the analysis signature of a content (sha256) already in the index,
-    so the same bytes under a new name are linked, not analysed again. The reader stays open for
-    the life of the process."""
-    return Reader.open(Path(index_path)).signature_for
-
-
 def signature_source(index_path: Path | None) -> Callable[[], Callable[[str], str | None]] | None:
+    """What makes a worker's lookup of the analysis stored for a content: signatures.py, which a
+    worker imports without SQLAlchemy."""
     return functools.partial(signature_lookup, str(index_path)) if index_path is not None else None
