@@ -100,6 +100,9 @@ def test_lookups_equal_reverse_geocoder(built: Path) -> None:
     ]
     found = [(c.lat, c.lon, c.name, c.admin1, c.cc) for c in table.nearest(points)]
     assert found == expected
+    # A photo at a time, as the scan asks: every row compared, the tree only for a tie.
+    one_by_one = [(c.lat, c.lon, c.name, c.admin1, c.cc) for p in points for c in table.nearest([p])]
+    assert one_by_one == expected
 
 
 def test_in_memory_table_equals_mapped_one(built: Path, arrays: Arrays) -> None:
