@@ -213,11 +213,13 @@ def test_a_refused_enrolment_is_one_line(env: Env) -> None:
 # -- a real cluster ----------------------------------------------------------------------------------
 
 
-def _wait_for(what: str, check: Callable[[], object], timeout: float) -> None:
+def _wait_for(
+    what: str, check: Callable[[], object], timeout: float, log: Callable[[], str] = lambda: ""
+) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what}\n{log()[-3000:]}")
         time.sleep(0.1)
 
 
@@ -348,7 +350,7 @@ def test_a_joined_worker_analyses_for_the_daemon_over_tls(env: Env, tmp_path: Pa
     assert f"for the daemon at {cluster.address}; Ctrl-C stops" in cluster.worker_log()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(180)
 def test_a_worker_waits_for_the_daemon_rejoins_it_and_ends_with_its_launcher(
     env: Env, cluster: Cluster
 ) -> None:
@@ -363,7 +365,7 @@ def test_a_worker_waits_for_the_daemon_rejoins_it_and_ends_with_its_launcher(
             client.wait_for_workers(1, timeout=30)
         # The daemon restarts: `dask worker` ends with its scheduler; `shadowlens worker` does not.
         cluster.stop()
-        _wait_for("the worker to notice", lambda: "went away" in cluster.worker_log(), 90)
+        _wait_for("the worker to notice", lambda: "went away" in cluster.worker_log(), 90, cluster.worker_log)
         cluster.start()
         with cluster.client() as client:
             client.wait_for_workers(1, timeout=30)

@@ -14,7 +14,7 @@ import contextlib
 import ipaddress
 import re
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from shadowlens.daemon import clock
 from shadowlens.daemon.cluster.files import ClusterFiles, ClusterSetupError, require, write_private
 
 CA_NAME = "shadowlens cluster CA"
@@ -146,7 +147,9 @@ def init_ca(files: ClusterFiles, hosts: list[str], force: bool = False) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # The project's clock, as everywhere; certificates are checked against the real one, which
+    # it is unless a test pins it.
+    return clock.now()
 
 
 def _key_pem(key: PrivateKey) -> bytes:

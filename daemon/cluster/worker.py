@@ -62,6 +62,9 @@ def available_providers() -> list[str]:
     return list(onnxruntime.get_available_providers())
 
 
+DEATH_TIMEOUT_S = 15
+
+
 def worker_argv(
     host: str,
     port: int,
@@ -95,6 +98,10 @@ def worker_argv(
         # (a batch's results) is small. Memory is the kernel's to police, as for the local pool.
         "--memory-limit",
         "0",
+        # Without its scheduler this long, `dask worker` ends, and `serve` waits for the daemon
+        # to come back: otherwise when it notices the loss depends on Dask's retries and load.
+        "--death-timeout",
+        str(DEATH_TIMEOUT_S),
     ]
     if has_gpu(providers):
         argv += ["--resources", "GPU=1"]
