@@ -63,6 +63,8 @@ def available_providers() -> list[str]:
 
 
 DEATH_TIMEOUT_S = 15
+# `dask worker` failing this soon after a scheduler answered the TLS check is a setup problem.
+QUICK_FAILURE_S = 5.0
 
 
 def worker_argv(
@@ -212,9 +214,15 @@ def serve(
     worker` ends by itself when its scheduler goes away, and joins again once it is back."""
     while True:
         wait_for_scheduler(host, port, files, say)
+        started = time.monotonic()
         code, stopped = run_worker(argv, env)
-        if stopped or code != 0:
+        if stopped:
             return code
+        if code != 0 and time.monotonic() - started < QUICK_FAILURE_S:
+            # It could not even start against a scheduler that answers: not a restart to wait out.
+            return code
+        # A scheduler that stops while a worker registers makes `dask worker` fail rather than end:
+        # either way the daemon went away, and the workers join its next scheduler.
         say("the daemon's scheduler went away (the daemon stopped?); waiting for it to come back")
 
 
