@@ -73,3 +73,14 @@ def ensure_private_file(path: Path) -> Path:
     os.close(fd)
     os.chmod(path, PRIVATE_FILE_MODE)
     return path
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs: a scratch folder named after a dead one is left over."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

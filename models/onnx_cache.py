@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shadowlens.daemon.paths import process_alive
+
 log = logging.getLogger(__name__)
 S = TypeVar("S")
 # Opens a session on a graph: (graph, already optimised?, where to save the optimised graph).
@@ -111,16 +113,6 @@ def cached_graph(entry: Path) -> Path | None:
     return graph if whole else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def discard(entry: Path) -> None:
     """Remove an entry; renamed aside first, so that no worker ever reads a half-deleted one."""
     with contextlib.suppress(OSError):
@@ -171,7 +163,7 @@ def tidy(keep: Path) -> None:
     for entry in keep.parent.iterdir():
         if entry.name.startswith((BUILDING, DISCARDED)):
             pid = entry.name.removeprefix(BUILDING).removeprefix(DISCARDED).split("-")[0]
-            stale = pid.isdigit() and not _alive(int(pid))
+            stale = pid.isdigit() and not process_alive(int(pid))
         elif entry == keep:
             continue
         elif entry.name.startswith(source_prefix):

