@@ -6,17 +6,17 @@ waits on local and remote work alike. What can go wrong remotely is told apart:
 
 * a worker that dies mid-task: Dask itself reruns the task elsewhere (distributed's
   ``allowed-failures``), so the dispatcher never hears of it;
-* a task that killed worker after worker (``KilledWorker``): ``RemoteCrash``; the dispatcher
-  reruns the batch's photos one at a time in the local pool, which blames the file that kills
-  a worker, as it does for its own crashes;
+* a task that killed worker after worker (``KilledWorker``): ``RemoteCrash``;
 * every worker gone: Dask would keep the tasks waiting for a worker that may be switched off for
-  the night, so ``refresh`` hands them back (``WorkersGone``) and the dispatcher requeues them
-  for the local pool, without counting an attempt;
+  the night, so ``refresh`` hands them back (``WorkersGone``);
 * a worker with other models (its results' analysis signature is not the daemon's): stored, its
-  photos would be analysed again at the next walk, forever; ``OtherModels`` instead, and the
-  batch goes back to the queue;
+  photos would be analysed again at the next walk, forever; ``OtherModels`` instead;
 * a worker that cannot read the files (the library not mounted, or no path_map for it):
-  ``NotOnWorker``, and the local pool analyses them.
+  ``NotOnWorker``.
+
+The dispatcher gives each of these batches to its local pool and never back to the cluster:
+the local pool runs them, and blames a file that kills one of its workers, as for its own
+crashes. No attempt is counted for the cluster's failure.
 """
 
 from __future__ import annotations
