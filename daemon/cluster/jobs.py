@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import socket
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -139,21 +138,6 @@ def _pipeline(config_json: str) -> Pipeline:
     start_idle_reaper()
     _cached = (key, pipeline)
     return pipeline
-
-
-def preload_pipeline(config_json: str) -> None:
-    """Build the pipeline for ``config_json`` and run it once on a tiny photo, so that the
-    detectors' code and models are loaded before the first real job."""
-    from PIL import Image
-    from shadowlens.models.sessions import release_heap
-
-    with _lock:
-        pipeline = _pipeline(config_json)
-        with tempfile.TemporaryDirectory(prefix="shadowlens-warm-") as folder:
-            photo = Path(folder) / "warm.jpg"
-            Image.new("RGB", (64, 48), (128, 128, 128)).save(photo, "JPEG")
-            pipeline.analyse([photo])
-        release_heap()
 
 
 def analyse_remote(paths: list[str], config_json: str, path_map: dict[str, str]) -> list[AnalysisResult]:

@@ -12,8 +12,7 @@ daemon's before starting) could disagree with the daemon, and a daemon restarted
 settings would leave it stale. The first job pays for building the pipeline (less than a
 second: the detectors load their models when first used, as in the local pool); what can be
 done earlier is, here: the thread budget, quiet logs, and importing the analysis code and every
-detector, so that a broken install shows at start rather than in the first job. The daemon may
-also warm a worker up once it knows its config with ``jobs.preload_pipeline``.
+detector, so that a broken install shows at start rather than in the first job.
 """
 
 from __future__ import annotations
